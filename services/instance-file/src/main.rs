@@ -1,0 +1,63 @@
+//! `infrakit-instance-file`: serves the file instance plugin.
+
+use clap::Parser;
+use infrakit_instance_file::{FileInstance, KIND, Store, sync};
+use infrakit_runtime::PluginHost;
+use infrakit_runtime::cli::{ServeArgs, run_plugin, version_json};
+use infrakit_spi::instance::v1::instance_server::InstanceServer;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// An instance plugin whose instances are JSON files in a directory.
+#[derive(Parser, Debug)]
+#[command(name = "infrakit-instance-file", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The directory holding one JSON file per instance.
+    #[arg(long, env = "INFRAKIT_INSTANCE_FILE_DIR", default_value_os_t = default_dir(), global = true)]
+    dir: PathBuf,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Print the version as JSON.
+    Version,
+}
+
+fn default_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join(".infrakit/instance-file")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Version) = cli.command {
+        println!(
+            "{}",
+            version_json(
+                cli.serve.name.as_deref().unwrap_or(KIND),
+                "infrakit.instance.v1.Instance"
+            )
+        );
+        return ExitCode::SUCCESS;
+    }
+    let dir = cli.dir;
+    run_plugin(KIND, cli.serve, |ctx| async move {
+        let store = Arc::new(Store::open(&dir)?);
+        let watcher = sync::start(store.clone(), ctx.shutdown.clone())
+            .map_err(|e| std::io::Error::other(format!("cannot watch {}: {e}", dir.display())))?;
+        // The watcher lives as long as the process.
+        std::mem::forget(watcher);
+        tracing::info!(dir = %dir.display(), instances = store.len(), "instance directory loaded");
+        Ok::<_, Box<dyn std::error::Error>>(
+            PluginHost::new(ctx.name, KIND)
+                .add_service(InstanceServer::new(FileInstance::new(store, ctx.shutdown))),
+        )
+    })
+}

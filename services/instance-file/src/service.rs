@@ -1,0 +1,251 @@
+//! The `infrakit.instance.v1.Instance` service over a [`Store`].
+
+use crate::record::{Record, StoredAttachment, StoredSpec};
+use crate::store::{Store, StoreError};
+use infrakit_model::Violations;
+use infrakit_runtime::{Shutdown, status};
+use infrakit_spi::instance::v1::instance_server::Instance;
+use infrakit_spi::instance::v1::*;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+/// The file instance plugin.
+#[derive(Clone, Debug)]
+pub struct FileInstance {
+    store: Arc<Store>,
+    shutdown: Shutdown,
+}
+
+// === impl FileInstance ===
+
+impl FileInstance {
+    /// A plugin over `store`; watch streams end when `shutdown` starts.
+    pub fn new(store: Arc<Store>, shutdown: Shutdown) -> Self {
+        Self { store, shutdown }
+    }
+}
+
+/// Converts a stored record into the SPI's description.
+pub fn describe_record(r: &Record, with_properties: bool) -> InstanceDescription {
+    InstanceDescription {
+        id: r.id.clone(),
+        logical_id: r.logical_id.clone(),
+        tags: r.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        properties: if with_properties {
+            serde_json::to_vec(&r.spec).unwrap_or_default()
+        } else {
+            Vec::new()
+        },
+        state: InstanceState::Running as i32,
+    }
+}
+
+fn check_type(t: &str) -> Result<(), Status> {
+    if t.is_empty() {
+        Ok(())
+    } else {
+        Err(Status::not_found(format!(
+            "instance-file has no subtype {t:?}; address it without a '/subtype'"
+        )))
+    }
+}
+
+fn store_status(e: StoreError) -> Status {
+    match e {
+        StoreError::NotFound(id) => Status::not_found(format!("no instance {id:?}")),
+        other => status::internal("instance store failed", &other),
+    }
+}
+
+/// Checks a spec and converts it to its stored form, collecting every violation.
+fn stored_spec(spec: Option<InstanceSpec>) -> Result<StoredSpec, Status> {
+    let spec = spec.ok_or_else(|| {
+        status::invalid(
+            &infrakit_model::Violation::new("$.spec", "is missing", "send an instance spec").into(),
+        )
+    })?;
+    let mut violations = Violations::new();
+    let properties = match infrakit_model::Properties::new(spec.properties).parse() {
+        Ok(v) => v,
+        Err(e) => {
+            violations
+                .0
+                .push(status::json_violation("$.spec.properties", &e));
+            serde_json::Value::Null
+        }
+    };
+    for k in spec.tags.keys() {
+        if k.is_empty() {
+            violations.push(
+                "$.spec.tags",
+                "has an empty tag name",
+                "give every tag a name",
+            );
+        }
+    }
+    if spec.logical_id.as_deref() == Some("") {
+        violations.push(
+            "$.spec.logical_id",
+            "is empty",
+            "omit it, or give a non-empty logical ID",
+        );
+    }
+    violations
+        .into_result(())
+        .map_err(|v| status::invalid(&v))?;
+    Ok(StoredSpec {
+        properties,
+        tags: spec.tags.into_iter().collect(),
+        init: spec.init,
+        logical_id: spec.logical_id,
+        attachments: spec
+            .attachments
+            .into_iter()
+            .map(|a| StoredAttachment {
+                id: a.id,
+                kind: a.r#type,
+            })
+            .collect(),
+    })
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<InstanceEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Instance for FileInstance {
+    async fn validate(
+        &self,
+        req: Request<ValidateRequest>,
+    ) -> Result<Response<ValidateResponse>, Status> {
+        let req = req.into_inner();
+        check_type(&req.r#type)?;
+        status::parse_properties(&req.properties, "$.properties")?;
+        Ok(Response::new(ValidateResponse {}))
+    }
+
+    async fn provision(
+        &self,
+        req: Request<ProvisionRequest>,
+    ) -> Result<Response<ProvisionResponse>, Status> {
+        let req = req.into_inner();
+        check_type(&req.r#type)?;
+        let spec = stored_spec(req.spec)?;
+        let store = self.store.clone();
+        // File I/O off the async threads; the work is done even if the caller goes away.
+        let record = tokio::task::spawn_blocking(move || store.provision(spec))
+            .await
+            .map_err(|e| status::internal("provision task failed", &e))?
+            .map_err(store_status)?;
+        tracing::info!(id = %record.id, "provisioned");
+        Ok(Response::new(ProvisionResponse { id: record.id }))
+    }
+
+    async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
+        let req = req.into_inner();
+        check_type(&req.r#type)?;
+        if req.labels.keys().any(String::is_empty) {
+            return Err(status::invalid(
+                &infrakit_model::Violation::new(
+                    "$.labels",
+                    "has an empty tag name",
+                    "give every label a name",
+                )
+                .into(),
+            ));
+        }
+        let store = self.store.clone();
+        let labels = req.labels.into_iter().collect();
+        let id = req.id;
+        tokio::task::spawn_blocking(move || store.label(&id, &labels))
+            .await
+            .map_err(|e| status::internal("label task failed", &e))?
+            .map_err(store_status)?;
+        Ok(Response::new(LabelResponse {}))
+    }
+
+    async fn destroy(
+        &self,
+        req: Request<DestroyRequest>,
+    ) -> Result<Response<DestroyResponse>, Status> {
+        let req = req.into_inner();
+        check_type(&req.r#type)?;
+        let reason = req.reason().as_str_name();
+        let store = self.store.clone();
+        let id = req.id.clone();
+        tokio::task::spawn_blocking(move || store.destroy(&id))
+            .await
+            .map_err(|e| status::internal("destroy task failed", &e))?
+            .map_err(store_status)?;
+        tracing::info!(id = %req.id, reason, "destroyed");
+        Ok(Response::new(DestroyResponse {}))
+    }
+
+    async fn describe_instances(
+        &self,
+        req: Request<DescribeInstancesRequest>,
+    ) -> Result<Response<DescribeInstancesResponse>, Status> {
+        let req = req.into_inner();
+        check_type(&req.r#type)?;
+        let instances = self
+            .store
+            .describe(&req.tags)
+            .iter()
+            .map(|r| describe_record(r, req.properties))
+            .collect();
+        Ok(Response::new(DescribeInstancesResponse { instances }))
+    }
+
+    type WatchInstancesStream = EventStream;
+
+    async fn watch_instances(
+        &self,
+        req: Request<WatchInstancesRequest>,
+    ) -> Result<Response<Self::WatchInstancesStream>, Status> {
+        let req = req.into_inner();
+        check_type(&req.r#type)?;
+        let mut rx = self.store.subscribe();
+        let (tx, out) = tokio::sync::mpsc::channel(256);
+        let shutdown = self.shutdown.clone();
+        let tags = req.tags;
+        tokio::spawn(async move {
+            let resync = InstanceEvent {
+                kind: InstanceEventKind::Resync as i32,
+                instance: None,
+                sequence: 0,
+            };
+            if tx.send(Ok(resync.clone())).await.is_err() {
+                return;
+            }
+            loop {
+                let ev = tokio::select! {
+                    () = shutdown.wait() => break,
+                    () = tx.closed() => break,
+                    ev = rx.recv() => ev,
+                };
+                let ev = match ev {
+                    Ok(ev) if wanted(&ev, &tags) => ev,
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(_)) => resync.clone(),
+                    Err(RecvError::Closed) => break,
+                };
+                if tx.send(Ok(ev)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(out),
+        )))
+    }
+}
+
+fn wanted(ev: &InstanceEvent, tags: &HashMap<String, String>) -> bool {
+    match &ev.instance {
+        None => true,
+        Some(i) => tags.iter().all(|(k, v)| i.tags.get(k) == Some(v)),
+    }
+}

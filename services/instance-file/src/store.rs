@@ -1,0 +1,445 @@
+//! The instance directory plus an in-memory index kept in sync with it.
+//!
+//! # Guarantees
+//! - Every write is atomic: a file is written under a temporary name and then linked (new
+//!   instances, which also makes ID collisions impossible) or renamed (labels) into place.
+//! - All changes, ours and those made by others to the directory, go through one lock, so the
+//!   index always matches the newest version of each file, and each change is announced once.
+//! - Instance IDs are random (64 bits), so instances created in the same instant never collide.
+
+use crate::record::{ID_PREFIX, Record, SUFFIX, StoredSpec, id_of_file_name};
+use infrakit_spi::instance::v1::{InstanceEvent, InstanceEventKind};
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::broadcast;
+
+/// How many change events a slow watcher may fall behind before it is told to resync.
+pub const EVENT_BUFFER: usize = 8192;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No instance has this ID.
+    #[error("no instance {0:?}")]
+    NotFound(String),
+    /// The directory or a file could not be read or written.
+    #[error("{what} {path:?}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A record could not be serialised (should not happen: records are plain data).
+    #[error("cannot encode instance {0:?}")]
+    Encode(String, #[source] serde_json::Error),
+}
+
+/// One indexed instance and the inode of the file it was read from.
+#[derive(Clone, Debug)]
+struct Entry {
+    record: Record,
+    ino: u64,
+}
+
+/// The instance directory and its index.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    index: RwLock<HashMap<String, Entry>>,
+    events: broadcast::Sender<InstanceEvent>,
+    sequence: AtomicU64,
+}
+
+// === impl Store ===
+
+impl Store {
+    /// Opens (creating if needed) the directory and loads every instance file in it.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            what: "cannot create the instance directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let store = Self {
+            dir: dir.to_path_buf(),
+            index: RwLock::new(HashMap::new()),
+            events,
+            sequence: AtomicU64::new(0),
+        };
+        store.rescan();
+        Ok(store)
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Subscribes to change events.
+    pub fn subscribe(&self) -> broadcast::Receiver<InstanceEvent> {
+        self.events.subscribe()
+    }
+
+    /// The number of instances.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// True when there is no instance.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Creates an instance from `spec` and returns it.
+    pub fn provision(&self, spec: StoredSpec) -> Result<Record, StoreError> {
+        let mut record = Record {
+            id: String::new(),
+            logical_id: spec.logical_id.clone(),
+            tags: spec.tags.clone(),
+            spec,
+            created_ms: now_ms(),
+        };
+        let mut index = self.write();
+        loop {
+            record.id = format!("{ID_PREFIX}{}", infrakit_runtime::socket::random_hex(8));
+            match self.write_new(&record) {
+                Ok(ino) => {
+                    self.upsert(&mut index, record.clone(), ino);
+                    return Ok(record);
+                }
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Merges `labels` into an instance's tags.
+    pub fn label(&self, id: &str, labels: &BTreeMap<String, String>) -> Result<Record, StoreError> {
+        let mut index = self.write();
+        let mut record = index
+            .get(id)
+            .map(|e| e.record.clone())
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        record
+            .tags
+            .extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let ino = self.write_replace(&record)?;
+        self.upsert(&mut index, record.clone(), ino);
+        Ok(record)
+    }
+
+    /// Removes an instance.
+    pub fn destroy(&self, id: &str) -> Result<Record, StoreError> {
+        let mut index = self.write();
+        let Some(entry) = index.get(id) else {
+            return Err(StoreError::NotFound(id.to_string()));
+        };
+        let record = entry.record.clone();
+        let path = self.path_of(id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StoreError::Io {
+                    what: "cannot remove",
+                    path,
+                    source,
+                });
+            }
+        }
+        self.remove(&mut index, id);
+        Ok(record)
+    }
+
+    /// The instances carrying every given tag.
+    pub fn describe(&self, tags: &HashMap<String, String>) -> Vec<Record> {
+        self.read()
+            .values()
+            .filter(|e| e.record.matches(tags))
+            .map(|e| e.record.clone())
+            .collect()
+    }
+
+    /// One instance.
+    pub fn get(&self, id: &str) -> Option<Record> {
+        self.read().get(id).map(|e| e.record.clone())
+    }
+
+    /// Brings the index in line with the file named `file_name` (created, changed or removed by
+    /// anyone). Files that are not instance files are ignored.
+    pub fn file_changed(&self, file_name: &str) {
+        let Some(id) = id_of_file_name(file_name) else {
+            return;
+        };
+        let mut index = self.write();
+        self.refresh(&mut index, id);
+    }
+
+    /// Compares the directory listing with the index and fixes every difference. Cheap when
+    /// nothing changed: it only lists names and stats new files.
+    pub fn rescan(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            tracing::warn!(dir = %self.dir.display(), "cannot list the instance directory");
+            return;
+        };
+        let on_disk: std::collections::HashSet<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter_map(|n| id_of_file_name(&n).map(str::to_string))
+            .collect();
+        let mut index = self.write();
+        let gone: Vec<String> = index
+            .keys()
+            .filter(|id| !on_disk.contains(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.remove(&mut index, &id);
+        }
+        for id in on_disk {
+            if !index.contains_key(&id) {
+                self.refresh(&mut index, &id);
+            }
+        }
+    }
+
+    /// Announces that events may have been lost (watchers must list again).
+    pub fn announce_resync(&self) {
+        self.emit(InstanceEventKind::Resync, None);
+    }
+
+    // --- internals ---
+
+    fn refresh(&self, index: &mut HashMap<String, Entry>, id: &str) {
+        let path = self.path_of(id);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(_) => {
+                self.remove(index, id);
+                return;
+            }
+        };
+        if index.get(id).is_some_and(|e| e.ino == meta.ino()) {
+            return; // Our own write, already indexed.
+        }
+        match std::fs::read(&path).map(|b| serde_json::from_slice::<Record>(&b)) {
+            Ok(Ok(mut record)) => {
+                record.id = id.to_string();
+                self.upsert(index, record, meta.ino());
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(file = %path.display(), error = %e, "ignoring an instance file that is not valid");
+            }
+            Err(_) => self.remove(index, id),
+        }
+    }
+
+    fn upsert(&self, index: &mut HashMap<String, Entry>, record: Record, ino: u64) {
+        let kind = match index.get(&record.id) {
+            None => Some(InstanceEventKind::Created),
+            Some(e) if e.record.tags != record.tags => Some(InstanceEventKind::TagsChanged),
+            Some(_) => None,
+        };
+        let id = record.id.clone();
+        let desc = crate::service::describe_record(&record, false);
+        index.insert(id, Entry { record, ino });
+        if let Some(kind) = kind {
+            self.emit(kind, Some(desc));
+        }
+    }
+
+    fn remove(&self, index: &mut HashMap<String, Entry>, id: &str) {
+        if let Some(e) = index.remove(id) {
+            self.emit(
+                InstanceEventKind::Gone,
+                Some(crate::service::describe_record(&e.record, false)),
+            );
+        }
+    }
+
+    fn emit(
+        &self,
+        kind: InstanceEventKind,
+        instance: Option<infrakit_spi::instance::v1::InstanceDescription>,
+    ) {
+        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
+        // No receiver is fine: nobody watches.
+        let _ = self.events.send(InstanceEvent {
+            kind: kind as i32,
+            instance,
+            sequence,
+        });
+    }
+
+    fn path_of(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}{SUFFIX}"))
+    }
+
+    fn tmp_path(&self) -> PathBuf {
+        self.dir
+            .join(format!(".tmp-{}", infrakit_runtime::socket::random_hex(8)))
+    }
+
+    fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
+        serde_json::to_vec_pretty(record).map_err(|e| StoreError::Encode(record.id.clone(), e))
+    }
+
+    /// Writes a new file; fails with `AlreadyExists` if the ID is taken. Returns its inode.
+    fn write_new(&self, record: &Record) -> Result<u64, StoreError> {
+        let tmp = self.tmp_path();
+        let path = self.path_of(&record.id);
+        let io = |what, p: &Path| {
+            let p = p.to_path_buf();
+            move |source| StoreError::Io {
+                what,
+                path: p,
+                source,
+            }
+        };
+        std::fs::write(&tmp, Self::encode(record)?).map_err(io("cannot write", &tmp))?;
+        let linked = std::fs::hard_link(&tmp, &path).map_err(io("cannot create", &path));
+        let _ = std::fs::remove_file(&tmp);
+        linked?;
+        Ok(std::fs::metadata(&path)
+            .map_err(io("cannot stat", &path))?
+            .ino())
+    }
+
+    /// Replaces an existing file atomically. Returns the new inode.
+    fn write_replace(&self, record: &Record) -> Result<u64, StoreError> {
+        let tmp = self.tmp_path();
+        let path = self.path_of(&record.id);
+        let io = |what, p: &Path| {
+            let p = p.to_path_buf();
+            move |source| StoreError::Io {
+                what,
+                path: p,
+                source,
+            }
+        };
+        std::fs::write(&tmp, Self::encode(record)?).map_err(io("cannot write", &tmp))?;
+        let ino = std::fs::metadata(&tmp)
+            .map_err(io("cannot stat", &tmp))?
+            .ino();
+        if let Err(e) = std::fs::rename(&tmp, &path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(StoreError::Io {
+                what: "cannot replace",
+                path,
+                source: e,
+            });
+        }
+        Ok(ino)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Entry>> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Entry>> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(tags: &[(&str, &str)]) -> StoredSpec {
+        StoredSpec {
+            properties: serde_json::json!({"Note": "x"}),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            init: String::new(),
+            logical_id: None,
+            attachments: vec![],
+        }
+    }
+
+    #[test]
+    fn many_instances_created_at_once_get_unique_ids() {
+        let d = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(Store::open(d.path()).unwrap());
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    (0..250)
+                        .map(|_| s.provision(spec(&[])).unwrap().id)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut ids: Vec<String> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 1000);
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            1000,
+            "no temporary file is left"
+        );
+    }
+
+    #[test]
+    fn describe_filters_by_all_tags_and_label_rewrites_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let a = s
+            .provision(spec(&[("group", "g"), ("tier", "web")]))
+            .unwrap();
+        s.provision(spec(&[("group", "g")])).unwrap();
+        let q = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(s.describe(&q(&[("group", "g")])).len(), 2);
+        assert_eq!(s.describe(&q(&[("group", "g"), ("tier", "web")])).len(), 1);
+        s.label(&a.id, &[("tier".to_string(), "db".to_string())].into())
+            .unwrap();
+        let reopened = Store::open(d.path()).unwrap();
+        assert_eq!(reopened.get(&a.id).unwrap().tags["tier"], "db");
+    }
+
+    #[test]
+    fn a_deleted_file_is_noticed_by_a_rescan_with_one_gone_event() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let a = s.provision(spec(&[])).unwrap();
+        let mut rx = s.subscribe();
+        std::fs::remove_file(d.path().join(format!("{}.json", a.id))).unwrap();
+        s.rescan();
+        s.rescan();
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(ev.kind, InstanceEventKind::Gone as i32);
+        assert!(rx.try_recv().is_err(), "only one event");
+        assert!(s.is_empty());
+        assert!(matches!(s.destroy(&a.id), Err(StoreError::NotFound(_))));
+    }
+}

@@ -1,0 +1,20 @@
+//! Pure types shared by every InfraKit crate: no I/O, no async, no gRPC.
+//!
+//! Layout:
+//! - [`violation`]: a bad input, named by its JSON path, with the fix.
+//! - [`name`]: plugin names `lookup[/subtype]`.
+//! - [`suggest`]: "did you mean" suggestions.
+//! - [`properties`]: opaque plugin Properties whose `Debug` never shows their content.
+//! - [`tags`]: the tag names the group controller writes on instances.
+//! - [`json_path`]: building JSON paths such as `$.Properties.Allocation.Size`.
+
+pub mod json_path;
+pub mod name;
+pub mod properties;
+pub mod suggest;
+pub mod tags;
+pub mod violation;
+
+pub use name::PluginName;
+pub use properties::Properties;
+pub use violation::{Violation, Violations};

@@ -1,0 +1,151 @@
+//! The flags every service binary shares, the `version` subcommand, and [`run_plugin`], which
+//! does everything a plugin's `main` needs around building its services.
+
+use crate::host::{BindOptions, HostError, Listener, PluginHost};
+use crate::listen::ListenAddr;
+use crate::logging::{self, LogFormat};
+use crate::plugins_dir;
+use crate::shutdown::Shutdown;
+use crate::tls::ServerTlsFiles;
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags shared by every plugin binary.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Where to listen: unix:///path/name.sock or tcp://host:port [default: unix://<plugins-dir>/<name>.sock].
+    #[arg(long, env = "INFRAKIT_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// The plugin name others use to reach it [default: the plugin's kind].
+    #[arg(long, global = true)]
+    pub name: Option<String>,
+    /// The plugins directory [default: /run/infrakit/plugins if usable, else a per-user directory].
+    #[arg(long, env = plugins_dir::ENV, global = true)]
+    pub plugins_dir: Option<PathBuf>,
+    /// Let this group connect to the unix socket (mode 0660 instead of 0600).
+    #[arg(long, global = true)]
+    pub socket_group: Option<String>,
+    /// TLS certificate (PEM) for a TCP listener.
+    #[arg(long, global = true, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for a TCP listener.
+    #[arg(long, global = true, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA (PEM) that client certificates must be signed by; enables client verification.
+    #[arg(long, global = true, requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Allow a TCP listener without TLS (only on a trusted network).
+    #[arg(long, global = true)]
+    pub insecure: bool,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "INFRAKIT_LOG_FORMAT", global = true)]
+    pub log_format: LogFormat,
+    /// Log level or filter directive (RUST_LOG overrides it).
+    #[arg(
+        long,
+        default_value = "info",
+        env = "INFRAKIT_LOG_LEVEL",
+        global = true
+    )]
+    pub log_level: String,
+}
+
+/// What a plugin's builder gets to work with.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The plugin's name.
+    pub name: String,
+    /// The plugins directory.
+    pub plugins_dir: PathBuf,
+    /// The process's shutdown; streams should end when it starts.
+    pub shutdown: Shutdown,
+}
+
+/// The JSON printed by `<binary> version`: `{"name","revision","type","version"}`.
+pub fn version_json(name: &str, spi_type: &str) -> String {
+    serde_json::json!({
+        "name": name,
+        "revision": infrakit_spi::REVISION,
+        "type": spi_type,
+        "version": infrakit_spi::VERSION,
+    })
+    .to_string()
+}
+
+/// Runs a plugin: initialises logging, binds the listener (before building anything slow, so a
+/// second instance fails fast), builds the services with `build`, registers TCP plugins with
+/// discovery, and serves until SIGTERM/SIGINT. Returns the process exit code; errors are
+/// printed once, with their causes.
+pub fn run_plugin<F, Fut, E>(kind: &str, args: ServeArgs, build: F) -> ExitCode
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<PluginHost, E>>,
+    E: Into<Box<dyn std::error::Error>>,
+{
+    logging::init(args.log_format, &args.log_level);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(kind, args, build)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run<F, Fut, E>(kind: &str, args: ServeArgs, build: F) -> Result<(), String>
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<PluginHost, E>>,
+    E: Into<Box<dyn std::error::Error>>,
+{
+    let name = args.name.clone().unwrap_or_else(|| kind.to_string());
+    infrakit_model::name::validate_lookup(&name)
+        .map_err(|p| format!("invalid --name {name:?}: {p}"))?;
+    let dir = plugins_dir::for_server(args.plugins_dir.as_deref());
+    let addr = match &args.listen {
+        Some(l) => ListenAddr::parse(l).map_err(|e| format!("invalid --listen: {e}"))?,
+        None => ListenAddr::Unix(plugins_dir::socket_path(&dir, &name)),
+    };
+    let opts = BindOptions {
+        socket_group: args.socket_group.clone(),
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(ServerTlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+            }),
+            _ => None,
+        },
+        insecure: args.insecure,
+    };
+    let shutdown = Shutdown::on_signals();
+    let listener = Listener::bind(&addr, &opts).await.map_err(|e| chain(&e))?;
+    let ctx = Context {
+        name: name.clone(),
+        plugins_dir: dir.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let host = build(ctx).await.map_err(|e| chain(e.into().as_ref()))?;
+    if let ListenAddr::Tcp(_) = &addr {
+        let endpoint = listener.local_addr().to_string();
+        crate::register::spawn(name, endpoint, listener.has_tls(), dir, shutdown.clone());
+    }
+    host.serve(listener, shutdown)
+        .await
+        .map_err(|e: HostError| chain(&e))
+}
+
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    crate::dial::error_chain(e)
+}

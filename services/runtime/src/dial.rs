@@ -1,0 +1,229 @@
+//! Connecting to plugins: by endpoint, or by name through the discovery service (when one runs)
+//! and the plugins directory.
+
+use crate::listen::ListenAddr;
+use crate::plugins_dir;
+use crate::tls::{ClientTlsFiles, TlsError, client_config};
+use infrakit_model::{PluginName, suggest};
+use infrakit_spi::discovery::v1::discovery_client::DiscoveryClient;
+use infrakit_spi::discovery::v1::{ListRequest, LookupRequest};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// The name under which the discovery service listens in the plugins directory.
+pub const DISCOVERY_NAME: &str = "discovery";
+
+/// How long to wait for a connection before giving up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a plugin could not be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    /// No plugin has this name.
+    #[error("{}", not_found_message(name, known, dir))]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The names that exist.
+        known: Vec<String>,
+        /// The plugins directory searched.
+        dir: PathBuf,
+    },
+    /// The name is not a valid plugin name.
+    #[error(transparent)]
+    BadName(#[from] infrakit_model::name::BadName),
+    /// The endpoint is not a valid address.
+    #[error(transparent)]
+    BadAddr(#[from] crate::listen::BadAddr),
+    /// TLS could not be configured.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The connection failed.
+    #[error("cannot connect to {endpoint}: {cause}")]
+    Connect {
+        /// The endpoint dialled.
+        endpoint: String,
+        /// Why, in words.
+        cause: String,
+    },
+}
+
+fn not_found_message(name: &str, known: &[String], dir: &Path) -> String {
+    let mut msg = format!("no plugin named {name:?}");
+    if let Some(s) = suggest::did_you_mean(name, known.iter().map(String::as_str)) {
+        msg.push_str(&format!("; did you mean {s:?}?"));
+    }
+    if known.is_empty() {
+        msg.push_str(&format!(
+            " (no plugin is running: {} is empty; start one, or point INFRAKIT_PLUGINS_DIR at the right directory)",
+            dir.display()
+        ));
+    } else {
+        msg.push_str(&format!(" (running: {})", known.join(", ")));
+    }
+    msg
+}
+
+/// Client options: TLS for TCP plugins.
+#[derive(Clone, Debug, Default)]
+pub struct DialOptions {
+    /// TLS files, used for `tcp://` endpoints that need TLS.
+    pub tls: Option<ClientTlsFiles>,
+}
+
+/// A plugin found by name.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// The name as parsed.
+    pub name: PluginName,
+    /// Where the plugin listens.
+    pub endpoint: ListenAddr,
+    /// Whether the endpoint needs TLS.
+    pub tls: bool,
+}
+
+/// Connects to an endpoint. Unix sockets are dialled with `:authority` `localhost`.
+pub async fn connect(
+    addr: &ListenAddr,
+    tls: bool,
+    opts: &DialOptions,
+) -> Result<Channel, DialError> {
+    let err = |e: &(dyn std::error::Error + 'static)| DialError::Connect {
+        endpoint: addr.to_string(),
+        cause: error_chain(e),
+    };
+    match addr {
+        ListenAddr::Unix(path) => {
+            let path = path.clone();
+            Endpoint::from_static("http://localhost")
+                .connect_timeout(CONNECT_TIMEOUT)
+                .connect_with_connector(tower::service_fn(move |_: Uri| {
+                    let path = path.clone();
+                    async move {
+                        Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                            tokio::net::UnixStream::connect(path).await?,
+                        ))
+                    }
+                }))
+                .await
+                .map_err(|e| err(&e))
+        }
+        ListenAddr::Tcp(hostport) => {
+            let scheme = if tls { "https" } else { "http" };
+            let mut ep = Endpoint::from_shared(format!("{scheme}://{hostport}"))
+                .map_err(|e| err(&e))?
+                .connect_timeout(CONNECT_TIMEOUT);
+            if tls {
+                let files = opts.tls.clone().unwrap_or_default();
+                ep = ep.tls_config(client_config(&files)?).map_err(|e| err(&e))?;
+            }
+            ep.connect().await.map_err(|e| err(&e))
+        }
+    }
+}
+
+/// Resolves a plugin name: through the discovery service when one is running in `dir`, else
+/// by its socket file in `dir`.
+pub async fn resolve(name: &str, dir: &Path, opts: &DialOptions) -> Result<Resolved, DialError> {
+    let parsed = PluginName::parse(name)?;
+    let socket = plugins_dir::socket_path(dir, &parsed.lookup);
+    if parsed.lookup != DISCOVERY_NAME
+        && let Some(mut disco) = discovery(dir, opts).await
+    {
+        match disco
+            .lookup(LookupRequest {
+                name: parsed.to_string(),
+            })
+            .await
+        {
+            Ok(r) => {
+                if let Some(p) = r.into_inner().plugin {
+                    return Ok(Resolved {
+                        name: parsed,
+                        endpoint: ListenAddr::parse(&p.endpoint)?,
+                        tls: p.tls,
+                    });
+                }
+            }
+            Err(st) if st.code() == tonic::Code::NotFound => {
+                // Discovery may lag a plugin that just started: the directory decides.
+                if socket_exists(&socket) {
+                    return Ok(Resolved {
+                        name: parsed,
+                        endpoint: ListenAddr::Unix(socket),
+                        tls: false,
+                    });
+                }
+                let known = disco
+                    .list(ListRequest {})
+                    .await
+                    .map(|r| r.into_inner().plugins.into_iter().map(|p| p.name).collect())
+                    .unwrap_or_else(|_| plugins_dir::socket_names(dir));
+                return Err(DialError::NotFound {
+                    name: parsed.lookup,
+                    known,
+                    dir: dir.to_path_buf(),
+                });
+            }
+            Err(st) => {
+                tracing::debug!(status = %st, "discovery lookup failed; using the plugins directory");
+            }
+        }
+    }
+    if socket_exists(&socket) {
+        return Ok(Resolved {
+            name: parsed,
+            endpoint: ListenAddr::Unix(socket),
+            tls: false,
+        });
+    }
+    Err(DialError::NotFound {
+        name: parsed.lookup,
+        known: plugins_dir::socket_names(dir),
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// Resolves and connects in one step.
+pub async fn dial(
+    name: &str,
+    dir: &Path,
+    opts: &DialOptions,
+) -> Result<(Resolved, Channel), DialError> {
+    let r = resolve(name, dir, opts).await?;
+    let ch = connect(&r.endpoint, r.tls, opts).await?;
+    Ok((r, ch))
+}
+
+/// A client of the discovery service in `dir`, if one answers.
+pub async fn discovery(dir: &Path, opts: &DialOptions) -> Option<DiscoveryClient<Channel>> {
+    let socket = plugins_dir::socket_path(dir, DISCOVERY_NAME);
+    if !socket_exists(&socket) {
+        return None;
+    }
+    let ch = connect(&ListenAddr::Unix(socket), false, opts).await.ok()?;
+    Some(DiscoveryClient::new(ch))
+}
+
+fn socket_exists(p: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(p)
+        .map(|m| m.file_type().is_socket())
+        .unwrap_or(false)
+}
+
+/// Renders a `std::error::Error` with all its sources, `a: b: c`.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let cs = c.to_string();
+        if !s.contains(&cs) {
+            s.push_str(": ");
+            s.push_str(&cs);
+        }
+        cur = c.source();
+    }
+    s
+}

@@ -1,0 +1,295 @@
+//! Serving a plugin: its gRPC services plus `grpc.health.v1`, server reflection (v1 and v1alpha,
+//! so that grpcurl 1.8 works) and `infrakit.plugin.v1.Plugin/Info`, on a unix socket or TCP.
+
+use crate::listen::ListenAddr;
+use crate::shutdown::Shutdown;
+use crate::socket::{SocketError, SocketGuard, bind_unix};
+use crate::tls::{ServerTlsFiles, TlsError, server_config};
+use infrakit_spi::plugin::v1::plugin_server::{Plugin, PluginServer};
+use infrakit_spi::plugin::v1::{InfoRequest, InfoResponse, Spi};
+use std::convert::Infallible;
+use std::time::Duration;
+use tonic::server::NamedService;
+use tonic::service::{Routes, RoutesBuilder};
+use tonic::transport::Server;
+use tonic::{Request, Response, Status};
+use tonic_health::ServingStatus;
+
+/// How long open connections may take to finish after a shutdown starts.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why a plugin could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The unix socket could not be bound.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    /// TLS could not be configured.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A TCP listener was asked for without TLS and without `--insecure`.
+    #[error(
+        "TCP listener {0} needs TLS: give --tls-cert and --tls-key (and --tls-client-ca to verify clients), or --insecure to serve plaintext on a trusted network"
+    )]
+    TlsRequired(String),
+    /// The TCP address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reflection could not be built from the descriptor sets.
+    #[error("cannot build server reflection")]
+    Reflection(#[source] tonic_reflection::server::Error),
+    /// The server failed while running.
+    #[error("server failed")]
+    Transport(#[source] tonic::transport::Error),
+}
+
+/// Options for binding a listener.
+#[derive(Clone, Debug, Default)]
+pub struct BindOptions {
+    /// Group allowed to connect to a unix socket (mode 0660); otherwise 0600.
+    pub socket_group: Option<String>,
+    /// TLS files for a TCP listener.
+    pub tls: Option<ServerTlsFiles>,
+    /// Serve plaintext TCP without TLS.
+    pub insecure: bool,
+}
+
+/// A bound listener, ready to serve.
+#[derive(Debug)]
+pub enum Listener {
+    /// A unix socket, removed again when the listener is dropped.
+    Unix {
+        /// The socket.
+        listener: tokio::net::UnixListener,
+        /// Removes the socket file on drop.
+        guard: SocketGuard,
+    },
+    /// A TCP listener, with TLS unless `--insecure` was given.
+    Tcp {
+        /// The socket.
+        listener: tokio::net::TcpListener,
+        /// The TLS configuration, if any.
+        tls: Option<Box<tonic::transport::ServerTlsConfig>>,
+    },
+}
+
+// === impl Listener ===
+
+impl Listener {
+    /// Binds `addr` with the given options. Must be called inside a tokio runtime.
+    pub async fn bind(addr: &ListenAddr, opts: &BindOptions) -> Result<Self, HostError> {
+        match addr {
+            ListenAddr::Unix(path) => {
+                let (std_listener, guard) = bind_unix(path, opts.socket_group.as_deref())?;
+                let listener =
+                    tokio::net::UnixListener::from_std(std_listener).map_err(|source| {
+                        HostError::Bind {
+                            addr: addr.to_string(),
+                            source,
+                        }
+                    })?;
+                Ok(Self::Unix { listener, guard })
+            }
+            ListenAddr::Tcp(hostport) => {
+                let tls = match (&opts.tls, opts.insecure) {
+                    (Some(files), _) => Some(Box::new(server_config(files)?)),
+                    (None, true) => None,
+                    (None, false) => return Err(HostError::TlsRequired(addr.to_string())),
+                };
+                let listener = tokio::net::TcpListener::bind(hostport)
+                    .await
+                    .map_err(|source| HostError::Bind {
+                        addr: addr.to_string(),
+                        source,
+                    })?;
+                Ok(Self::Tcp { listener, tls })
+            }
+        }
+    }
+
+    /// The address actually bound (with the real port for `tcp://host:0`).
+    pub fn local_addr(&self) -> ListenAddr {
+        match self {
+            Self::Unix { guard, .. } => ListenAddr::Unix(guard.path().to_path_buf()),
+            Self::Tcp { listener, .. } => ListenAddr::Tcp(
+                listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|_| "unknown".into()),
+            ),
+        }
+    }
+
+    /// True when this is a TCP listener with TLS.
+    pub fn has_tls(&self) -> bool {
+        matches!(self, Self::Tcp { tls: Some(_), .. })
+    }
+}
+
+/// A plugin's services, served together with health, reflection and `Plugin/Info`.
+#[derive(Debug)]
+pub struct PluginHost {
+    name: String,
+    kind: String,
+    routes: RoutesBuilder,
+    services: Vec<&'static str>,
+}
+
+// === impl PluginHost ===
+
+impl PluginHost {
+    /// A host for a plugin named `name` of kind `kind` (e.g. `instance-file`).
+    pub fn new(name: impl Into<String>, kind: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind: kind.into(),
+            routes: Routes::builder(),
+            services: Vec::new(),
+        }
+    }
+
+    /// Adds a generated tonic service; its name is reported by health and `Plugin/Info`.
+    pub fn add_service<S>(mut self, svc: S) -> Self
+    where
+        S: tower::Service<
+                tonic::codegen::http::Request<tonic::body::Body>,
+                Error = Infallible,
+                Response = tonic::codegen::http::Response<tonic::body::Body>,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.services.push(S::NAME);
+        self.routes.add_service(svc);
+        self
+    }
+
+    /// The names of the services added so far.
+    pub fn service_names(&self) -> &[&'static str] {
+        &self.services
+    }
+
+    /// Serves until `shutdown` starts, then stops accepting, reports NOT_SERVING, and gives open
+    /// connections [`DRAIN_GRACE`] to finish.
+    pub async fn serve(self, listener: Listener, shutdown: Shutdown) -> Result<(), HostError> {
+        let listen = listener.local_addr().to_string();
+        let (reporter, health) = tonic_health::server::health_reporter();
+        let mut spis = Vec::new();
+        for name in self
+            .services
+            .iter()
+            .copied()
+            .chain([infrakit_spi::service_names::PLUGIN])
+        {
+            reporter
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
+            spis.push(Spi {
+                name: name.to_string(),
+                version: infrakit_spi::SPI_VERSION.to_string(),
+            });
+        }
+        let info = InfoService(InfoResponse {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            spis,
+            version: infrakit_spi::VERSION.to_string(),
+            revision: infrakit_spi::REVISION.to_string(),
+            listen: listen.clone(),
+        });
+        let mut routes = self.routes;
+        routes.add_service(PluginServer::new(info));
+        routes.add_service(health);
+        routes.add_service(
+            reflection_builder()
+                .build_v1()
+                .map_err(HostError::Reflection)?,
+        );
+        routes.add_service(
+            reflection_builder()
+                .build_v1alpha()
+                .map_err(HostError::Reflection)?,
+        );
+        let routes = routes.routes();
+
+        let stopping = {
+            let shutdown = shutdown.clone();
+            let reporter = reporter.clone();
+            let services = self.services.clone();
+            async move {
+                shutdown.wait().await;
+                for name in services {
+                    reporter
+                        .set_service_status(name, ServingStatus::NotServing)
+                        .await;
+                }
+                reporter
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
+            }
+        };
+        tracing::info!(name = %self.name, kind = %self.kind, %listen, "serving");
+        let mut builder = Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
+        let serve = async {
+            match listener {
+                Listener::Unix { listener, guard } => {
+                    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+                    let r = builder
+                        .add_routes(routes)
+                        .serve_with_incoming_shutdown(incoming, stopping)
+                        .await;
+                    drop(guard);
+                    r
+                }
+                Listener::Tcp { listener, tls } => {
+                    if let Some(tls) = tls {
+                        builder = builder.tls_config(*tls).map_err(HostError::Transport)?;
+                    }
+                    let incoming = tonic::transport::server::TcpIncoming::from(listener)
+                        .with_nodelay(Some(true));
+                    builder
+                        .add_routes(routes)
+                        .serve_with_incoming_shutdown(incoming, stopping)
+                        .await
+                }
+            }
+            .map_err(HostError::Transport)
+        };
+        tokio::pin!(serve);
+        tokio::select! {
+            r = &mut serve => r,
+            () = async { shutdown.wait().await; tokio::time::sleep(DRAIN_GRACE).await } => {
+                tracing::warn!("connections did not close within {DRAIN_GRACE:?}; stopping anyway");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reflection over the SPI, health and rich error detail types.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(infrakit_spi::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// Serves `Plugin/Info` from a fixed answer.
+#[derive(Debug, Clone)]
+struct InfoService(InfoResponse);
+
+#[tonic::async_trait]
+impl Plugin for InfoService {
+    async fn info(&self, _req: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
+        Ok(Response::new(self.0.clone()))
+    }
+}
