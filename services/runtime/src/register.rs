@@ -7,8 +7,17 @@ use infrakit_spi::discovery::v1::{DeregisterRequest, RegisterRequest};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The lease requested by plugins, in seconds.
+/// The lease requested by plugins, in seconds, unless `INFRAKIT_REGISTER_TTL` says otherwise.
 pub const LEASE_SECONDS: u32 = 15;
+
+/// The lease to ask for: `INFRAKIT_REGISTER_TTL` (seconds, at least 1) or [`LEASE_SECONDS`].
+pub fn lease_seconds() -> u32 {
+    std::env::var("INFRAKIT_REGISTER_TTL")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|v| *v >= 1)
+        .unwrap_or(LEASE_SECONDS)
+}
 
 /// Spawns the registration loop for a TCP plugin named `name` reachable at `endpoint`
 /// (`tcp://host:port`). It retries quietly while no discovery service runs in `dir`.
@@ -16,13 +25,14 @@ pub fn spawn(name: String, endpoint: String, tls: bool, dir: PathBuf, shutdown: 
     tokio::spawn(async move {
         let opts = DialOptions::default();
         let mut registered = false;
+        let ttl = lease_seconds();
+        let renew = Duration::from_millis(u64::from(ttl) * 1000 / 3);
         loop {
-            let renew = Duration::from_secs(u64::from(LEASE_SECONDS) / 3);
             if let Some(mut d) = discovery(&dir, &opts).await {
                 let req = RegisterRequest {
                     name: name.clone(),
                     endpoint: endpoint.clone(),
-                    ttl_seconds: LEASE_SECONDS,
+                    ttl_seconds: ttl,
                     tls,
                 };
                 match d.register(req).await {

@@ -1,0 +1,1 @@
+//! The pure decision logic of the InfraKit group controller (work in progress).
