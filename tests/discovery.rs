@@ -127,7 +127,7 @@ fn watchers_see_current_plugins_then_arrivals_and_departures() {
         "discovery",
         "current plugins come first"
     );
-    let mut v = t.start("infrakit-flavor-vanilla", "flavor-vanilla", &[]);
+    let v = t.start("infrakit-flavor-vanilla", "flavor-vanilla", &[]);
     let mut seen = next();
     while seen.plugin.as_ref().unwrap().name != "flavor-vanilla" {
         seen = next();

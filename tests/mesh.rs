@@ -1,6 +1,11 @@
 //! Integration tests: the real binaries over real sockets. Build them first with
 //! `cargo build --workspace --bins`; `.ci/setup` installs grpcurl and Python's grpcio-tools.
 
+// Tests fail loudly: unwrap and expect are how a broken expectation is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// The harness is shared by the topic modules of this one test crate.
+#![allow(unreachable_pub)]
+
 mod support;
 
 mod discovery;

@@ -134,17 +134,18 @@ fn looks_like_transport(status: &tonic::Status) -> bool {
 
 /// The status message with its transport cause, if any.
 fn detail(status: &tonic::Status) -> String {
-    let mut s = nonempty(status.message()).to_string();
-    let mut cur = std::error::Error::source(status);
-    while let Some(c) = cur {
-        let cs = c.to_string();
-        if !s.contains(&cs) {
-            s.push_str(": ");
-            s.push_str(&cs);
+    let head = nonempty(status.message());
+    match std::error::Error::source(status) {
+        Some(cause) => {
+            let rest = infrakit_runtime::dial::error_chain(cause);
+            if head.contains(&rest) {
+                head.to_string()
+            } else {
+                format!("{head}: {rest}")
+            }
         }
-        cur = c.source();
+        None => head.to_string(),
     }
-    s
 }
 
 fn nonempty(msg: &str) -> &str {

@@ -120,6 +120,17 @@ impl TestDir {
         p
     }
 
+    /// Starts `infrakit-instance-file` as `instance-file` on a fresh instance directory, which it returns.
+    pub fn start_file_plugin(&self) -> (Proc, PathBuf) {
+        let inst = self.join("inst");
+        let p = self.start(
+            "infrakit-instance-file",
+            "instance-file",
+            &["--dir", &inst.display().to_string()],
+        );
+        (p, inst)
+    }
+
     /// Runs ikctl with the plugins directory set.
     pub fn ikctl(&self, args: &[&str]) -> Output {
         self.ikctl_stdin(args, None)
@@ -168,10 +179,10 @@ impl Proc {
 
     /// Fails the test with the log if the process has exited.
     pub fn assert_running(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            if let Ok(Some(status)) = c.try_wait() {
-                panic!("process exited early ({status}); its log:\n{}", self.logs());
-            }
+        if let Some(c) = self.child.as_mut()
+            && let Ok(Some(status)) = c.try_wait()
+        {
+            panic!("process exited early ({status}); its log:\n{}", self.logs());
         }
     }
 

@@ -5,7 +5,7 @@ use infrakit_discovery::registry::Registry;
 use infrakit_discovery::service::DiscoveryService;
 use infrakit_discovery::{KIND, scanner};
 use infrakit_runtime::PluginHost;
-use infrakit_runtime::cli::{ServeArgs, run_plugin, version_json};
+use infrakit_runtime::cli::{PluginCommand, ServeArgs, handle_command, run_plugin};
 use infrakit_runtime::dial::DialOptions;
 use infrakit_runtime::tls::ClientTlsFiles;
 use infrakit_spi::discovery::v1::discovery_server::DiscoveryServer;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 #[command(name = "infrakit-discovery", version)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<PluginCommand>,
     /// CA (PEM) to verify TLS plugins with when probing them.
     #[arg(long, env = "INFRAKIT_TLS_CA", global = true)]
     probe_tls_ca: Option<PathBuf>,
@@ -26,22 +26,14 @@ struct Cli {
     serve: ServeArgs,
 }
 
-#[derive(clap::Subcommand, Debug)]
-enum Command {
-    /// Print the version as JSON.
-    Version,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Version) = cli.command {
-        println!(
-            "{}",
-            version_json(
-                cli.serve.name.as_deref().unwrap_or(KIND),
-                "infrakit.discovery.v1.Discovery"
-            )
-        );
+    if handle_command(
+        cli.command.as_ref(),
+        &cli.serve,
+        KIND,
+        "infrakit.discovery.v1.Discovery",
+    ) {
         return ExitCode::SUCCESS;
     }
     let opts = DialOptions {

@@ -3,7 +3,7 @@
 use clap::Parser;
 use infrakit_flavor_vanilla::{KIND, Vanilla};
 use infrakit_runtime::PluginHost;
-use infrakit_runtime::cli::{ServeArgs, run_plugin, version_json};
+use infrakit_runtime::cli::{PluginCommand, ServeArgs, handle_command, run_plugin};
 use infrakit_spi::flavor::v1::flavor_server::FlavorServer;
 use std::process::ExitCode;
 
@@ -12,27 +12,19 @@ use std::process::ExitCode;
 #[command(name = "infrakit-flavor-vanilla", version)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<PluginCommand>,
     #[command(flatten)]
     serve: ServeArgs,
 }
 
-#[derive(clap::Subcommand, Debug)]
-enum Command {
-    /// Print the version as JSON.
-    Version,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Version) = cli.command {
-        println!(
-            "{}",
-            version_json(
-                cli.serve.name.as_deref().unwrap_or(KIND),
-                "infrakit.flavor.v1.Flavor"
-            )
-        );
+    if handle_command(
+        cli.command.as_ref(),
+        &cli.serve,
+        KIND,
+        "infrakit.flavor.v1.Flavor",
+    ) {
         return ExitCode::SUCCESS;
     }
     run_plugin(KIND, cli.serve, |ctx| async move {

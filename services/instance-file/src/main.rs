@@ -3,7 +3,7 @@
 use clap::Parser;
 use infrakit_instance_file::{FileInstance, KIND, Store, sync};
 use infrakit_runtime::PluginHost;
-use infrakit_runtime::cli::{ServeArgs, run_plugin, version_json};
+use infrakit_runtime::cli::{PluginCommand, ServeArgs, handle_command, run_plugin};
 use infrakit_spi::instance::v1::instance_server::InstanceServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,18 +14,12 @@ use std::sync::Arc;
 #[command(name = "infrakit-instance-file", version)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<PluginCommand>,
     /// The directory holding one JSON file per instance.
     #[arg(long, env = "INFRAKIT_INSTANCE_FILE_DIR", default_value_os_t = default_dir(), global = true)]
     dir: PathBuf,
     #[command(flatten)]
     serve: ServeArgs,
-}
-
-#[derive(clap::Subcommand, Debug)]
-enum Command {
-    /// Print the version as JSON.
-    Version,
 }
 
 fn default_dir() -> PathBuf {
@@ -37,14 +31,12 @@ fn default_dir() -> PathBuf {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Version) = cli.command {
-        println!(
-            "{}",
-            version_json(
-                cli.serve.name.as_deref().unwrap_or(KIND),
-                "infrakit.instance.v1.Instance"
-            )
-        );
+    if handle_command(
+        cli.command.as_ref(),
+        &cli.serve,
+        KIND,
+        "infrakit.instance.v1.Instance",
+    ) {
         return ExitCode::SUCCESS;
     }
     let dir = cli.dir;

@@ -51,6 +51,33 @@ pub struct ServeArgs {
     pub log_level: String,
 }
 
+/// Subcommands every plugin binary has besides serving.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum PluginCommand {
+    /// Print the version as JSON: {"name","revision","type","version"}.
+    Version,
+}
+
+/// Handles a plugin binary's subcommand, if one was given. Returns true when the process should
+/// exit instead of serving.
+pub fn handle_command(
+    command: Option<&PluginCommand>,
+    args: &ServeArgs,
+    kind: &str,
+    spi_type: &str,
+) -> bool {
+    match command {
+        Some(PluginCommand::Version) => {
+            println!(
+                "{}",
+                version_json(args.name.as_deref().unwrap_or(kind), spi_type)
+            );
+            true
+        }
+        None => false,
+    }
+}
+
 /// What a plugin's builder gets to work with.
 #[derive(Clone, Debug)]
 pub struct Context {
