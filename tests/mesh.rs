@@ -10,6 +10,8 @@ mod support;
 
 mod discovery;
 mod file_plugin;
+mod group;
+mod group_support;
 mod grpcurl;
 mod ikctl;
 mod plugin_host;

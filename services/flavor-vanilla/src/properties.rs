@@ -1,10 +1,14 @@
 //! The vanilla flavor's Properties:
 //!
 //! ```json
-//! {"Init": ["line", "..."] or "script", "Tags": {"k": "v"}, "Attachments": [{"ID": "a", "Type": "t"}]}
+//! {"Init": ["line", "..."] or "script", "Tags": {"k": "v"}, "Attachments": [{"ID": "a", "Type": "t"}],
+//!  "HealthCheck": "shell command"}
 //! ```
 //!
-//! Every field is optional. Unknown fields are refused with a did-you-mean. Tags whose name starts
+//! Every field is optional. Without `HealthCheck` every instance is healthy; with it, Healthy
+//! runs the command with `sh -c` (environment: `INFRAKIT_INSTANCE_ID`, `INFRAKIT_LOGICAL_ID`,
+//! `INFRAKIT_GROUP`, and every tag as `INFRAKIT_TAG_<NAME>` with non-alphanumerics as `_`):
+//! exit status 0 is HEALTHY, any other UNHEALTHY, and no answer within 10 s is UNHEALTHY. Unknown fields are refused with a did-you-mean. Tags whose name starts
 //! with `infrakit.` are reserved for the group controller.
 
 use infrakit_model::Violations;
@@ -14,7 +18,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The fields the vanilla flavor understands.
-pub const FIELDS: &[&str] = &["Init", "Tags", "Attachments"];
+pub const FIELDS: &[&str] = &["Init", "Tags", "Attachments", "HealthCheck"];
 
 /// Validated vanilla Properties.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,6 +29,8 @@ pub struct VanillaProperties {
     pub tags: BTreeMap<String, String>,
     /// Attachments appended to the instance's attachments, as (ID, Type).
     pub attachments: Vec<(String, String)>,
+    /// A shell command whose exit status is the instance's health.
+    pub health_check: Option<String>,
 }
 
 /// Parses Properties at JSON path `at`, collecting every violation.
@@ -126,6 +132,18 @@ pub fn parse(v: &Value, at: &str) -> Result<VanillaProperties, Violations> {
                     &path,
                     format!("must be a list, found {}", type_name(other)),
                     "write [{\"ID\": \"vol-1\", \"Type\": \"ebs\"}]",
+                ),
+            },
+            "HealthCheck" => match val {
+                Value::String(c) if !c.trim().is_empty() => out.health_check = Some(c.clone()),
+                Value::Null => {}
+                other => bad.push(
+                    &path,
+                    format!(
+                        "must be a non-empty shell command, found {}",
+                        type_name(other)
+                    ),
+                    "write \"test -e /run/ready\"",
                 ),
             },
             _ => {

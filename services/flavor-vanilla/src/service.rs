@@ -68,10 +68,18 @@ impl Flavor for Vanilla {
         req: Request<HealthyRequest>,
     ) -> Result<Response<HealthyResponse>, Status> {
         let req = req.into_inner();
-        properties(&req.properties, &req.r#type)?;
+        let props = properties(&req.properties, &req.r#type)?;
+        let (health, reason) = match (&props.health_check, &req.instance) {
+            (Some(cmd), Some(instance)) => crate::check::run(cmd, instance).await,
+            (Some(_), None) => (Health::Unknown, "no instance given".to_string()),
+            (None, _) => (
+                Health::Healthy,
+                "no HealthCheck: every instance is healthy".to_string(),
+            ),
+        };
         Ok(Response::new(HealthyResponse {
-            health: Health::Healthy as i32,
-            reason: "the vanilla flavor reports every instance healthy".into(),
+            health: health as i32,
+            reason,
         }))
     }
 
@@ -92,6 +100,7 @@ mod tests {
             init: vec!["b".into(), "c".into()],
             tags: [("tier".to_string(), "web".to_string())].into(),
             attachments: vec![("v".into(), "ebs".into())],
+            health_check: None,
         };
         let mut spec = InstanceSpec {
             init: "a".into(),

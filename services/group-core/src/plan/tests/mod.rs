@@ -1,0 +1,10 @@
+//! Tests of the planner: tables per behaviour, property tests of the invariants, and a seeded
+//! simulation against a lagging, lossy fake provider.
+
+mod cattle;
+mod destroy_group;
+mod heal;
+mod pets;
+mod properties;
+mod rolling;
+mod simulation;

@@ -1,0 +1,566 @@
+//! Parsing a spec from JSON, collecting every violation with its JSON path and a fix.
+
+use super::{
+    Allocation, Backoff, GroupSpec, HealthPolicy, MAX_SIZE, PluginSection, RemediationPolicy,
+    UpdatePolicy,
+};
+use crate::quantity::Quantity;
+use crate::time::parse_duration;
+use infrakit_model::json_path::{index, key, type_name};
+use infrakit_model::suggest::did_you_mean;
+use infrakit_model::{PluginName, Violations};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// A JSON object being read at a known path.
+struct Object<'a> {
+    path: String,
+    map: &'a Map<String, Value>,
+}
+
+const DURATION_FIX: &str = "write a duration such as \"500ms\", \"30s\", \"10m\" or \"1h\"";
+const QUANTITY_FIX: &str = "write a count such as 1 or a percentage such as \"25%\"";
+
+/// Parses a whole spec; `Err` holds every violation found.
+pub(super) fn parse_spec(value: &Value) -> Result<GroupSpec, Violations> {
+    let mut out = Violations::new();
+    let spec = read_spec(value, &mut out);
+    match spec {
+        Some(spec) if out.is_empty() => Ok(spec),
+        _ => Err(out),
+    }
+}
+
+fn read_spec(value: &Value, out: &mut Violations) -> Option<GroupSpec> {
+    let top = Object::read(
+        value,
+        "$",
+        "{\"ID\": \"workers\", \"Properties\": {...}}",
+        out,
+    )?;
+    top.reject_unknown(&["ID", "Properties"], out);
+    let id = read_id(&top, out);
+    let props = match top.get("Properties") {
+        Some(v) => Object::read(
+            v,
+            &top.path("Properties"),
+            "{\"Allocation\": ..., \"Instance\": ..., \"Flavor\": ...}",
+            out,
+        ),
+        None => {
+            out.push(
+                "$.Properties",
+                "is missing",
+                "add \"Properties\" with Allocation, Instance and Flavor",
+            );
+            None
+        }
+    };
+    let props = props?;
+    props.reject_unknown(
+        &[
+            "Allocation",
+            "Instance",
+            "Flavor",
+            "Updating",
+            "Health",
+            "Remediation",
+        ],
+        out,
+    );
+    let allocation = read_allocation(&props, out);
+    let instance = read_plugin_section(&props, "Instance", "instance-file", out);
+    let flavor = read_plugin_section(&props, "Flavor", "flavor-vanilla", out);
+    let updating = read_optional(&props, "Updating", out, read_updating).unwrap_or_default();
+    let health = read_optional(&props, "Health", out, read_health).unwrap_or_default();
+    let remediation =
+        read_optional(&props, "Remediation", out, read_remediation).unwrap_or_default();
+    let (id, allocation, instance, flavor) = (id?, allocation?, instance?, flavor?);
+    let config_hash = crate::hash::hash_sections(&instance, &flavor);
+    let logical_index = match &allocation {
+        Allocation::LogicalIds(ids) => ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect(),
+        Allocation::Size(_) => HashMap::new(),
+    };
+    Some(GroupSpec {
+        id,
+        allocation,
+        instance,
+        flavor,
+        updating,
+        health,
+        remediation,
+        config_hash,
+        logical_index,
+    })
+}
+
+fn read_id(top: &Object<'_>, out: &mut Violations) -> Option<String> {
+    let path = top.path("ID");
+    let Some(v) = top.get("ID") else {
+        out.push(
+            path,
+            "is missing",
+            "add \"ID\": \"workers\" (the group's name)",
+        );
+        return None;
+    };
+    let Some(id) = v.as_str() else {
+        out.push(
+            path,
+            format!("must be a string, found {}", type_name(v)),
+            "write the ID in quotes, such as \"workers\"",
+        );
+        return None;
+    };
+    let problem = if id.trim().is_empty() {
+        Some("must not be blank")
+    } else if id.len() > 64 {
+        Some("is longer than 64 characters")
+    } else if id.starts_with(['.', '-']) {
+        Some("must not start with '.' or '-'")
+    } else if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        Some("may only hold letters, digits, '.', '_' and '-'")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => {
+            out.push(
+                path,
+                p,
+                "use a short name of letters, digits, '.', '_' and '-', such as \"workers\"",
+            );
+            None
+        }
+        None => Some(id.to_string()),
+    }
+}
+
+fn read_allocation(props: &Object<'_>, out: &mut Violations) -> Option<Allocation> {
+    let path = props.path("Allocation");
+    let blank_fix = "add \"Size\": 3 for interchangeable instances, or \"LogicalIDs\": [\"a\", \"b\"] for named ones";
+    let Some(v) = props.get("Allocation") else {
+        out.push(
+            path,
+            "must not be blank: it needs Size or LogicalIDs",
+            blank_fix,
+        );
+        return None;
+    };
+    let alloc = Object::read(v, &path, "{\"Size\": 3}", out)?;
+    alloc.reject_unknown(&["Size", "LogicalIDs"], out);
+    match (alloc.get("Size"), alloc.get("LogicalIDs")) {
+        (None, None) => {
+            out.push(
+                path,
+                "must not be blank: it needs Size or LogicalIDs",
+                blank_fix,
+            );
+            None
+        }
+        (Some(_), Some(_)) => {
+            out.push(
+                path,
+                "uses two allocation methods (Size and LogicalIDs); only one may be used",
+                "remove Size to keep the named LogicalIDs, or LogicalIDs to keep the Size",
+            );
+            None
+        }
+        (Some(size), None) => {
+            read_whole(size, &alloc.path("Size"), MAX_SIZE, out).map(Allocation::Size)
+        }
+        (None, Some(ids)) => {
+            read_logical_ids(ids, &alloc.path("LogicalIDs"), out).map(Allocation::LogicalIds)
+        }
+    }
+}
+
+fn read_logical_ids(v: &Value, path: &str, out: &mut Violations) -> Option<Vec<String>> {
+    let Some(items) = v.as_array() else {
+        out.push(
+            path,
+            format!("must be an array of strings, found {}", type_name(v)),
+            "write [\"a\", \"b\"]",
+        );
+        return None;
+    };
+    if items.is_empty() {
+        out.push(
+            path,
+            "is empty",
+            "list at least one logical ID, or use \"Size\" instead",
+        );
+        return None;
+    }
+    if items.len() > MAX_SIZE as usize {
+        out.push(
+            path,
+            format!("holds more than {MAX_SIZE} logical IDs"),
+            "split the group",
+        );
+        return None;
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    let mut ids = Vec::with_capacity(items.len());
+    let before = out.0.len();
+    for (i, item) in items.iter().enumerate() {
+        let item_path = index(path, i);
+        match item.as_str() {
+            None => out.push(
+                item_path,
+                format!("must be a string, found {}", type_name(item)),
+                "write the logical ID in quotes",
+            ),
+            Some(s) if s.trim().is_empty() => out.push(
+                item_path,
+                "must not be blank",
+                "give every logical ID a name, or remove the entry",
+            ),
+            Some(s) if s.trim() != s => out.push(
+                item_path,
+                "has spaces around it",
+                format!("write {:?}", s.trim()),
+            ),
+            Some(s) => match seen.insert(s, i) {
+                Some(first) => out.push(
+                    item_path,
+                    format!("repeats the logical ID {s:?} (first at [{first}])"),
+                    "list every logical ID once",
+                ),
+                None => ids.push(s.to_string()),
+            },
+        }
+    }
+    (out.0.len() == before).then_some(ids)
+}
+
+fn read_plugin_section(
+    props: &Object<'_>,
+    name: &str,
+    example: &str,
+    out: &mut Violations,
+) -> Option<PluginSection> {
+    let path = props.path(name);
+    let Some(v) = props.get(name) else {
+        out.push(
+            path,
+            "is missing",
+            format!("add \"{name}\": {{\"Plugin\": \"{example}\", \"Properties\": {{}}}}"),
+        );
+        return None;
+    };
+    let section = Object::read(
+        v,
+        &path,
+        "{\"Plugin\": \"...\", \"Properties\": {...}}",
+        out,
+    )?;
+    section.reject_unknown(&["Plugin", "Properties"], out);
+    let properties = section.get("Properties").cloned().unwrap_or(Value::Null);
+    let plugin_path = section.path("Plugin");
+    let plugin = match section.get("Plugin") {
+        None => {
+            out.push(
+                plugin_path,
+                "is missing",
+                format!("add \"Plugin\": \"{example}\""),
+            );
+            None
+        }
+        Some(Value::String(s)) => match PluginName::parse(s) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                out.push(
+                    plugin_path,
+                    format!("{s:?} is not a plugin name: {}", e.problem),
+                    format!("use a plugin name such as \"{example}\" or \"aws/ec2-instance\""),
+                );
+                None
+            }
+        },
+        Some(other) => {
+            out.push(
+                plugin_path,
+                format!("must be a string, found {}", type_name(other)),
+                format!("write \"{example}\""),
+            );
+            None
+        }
+    };
+    Some(PluginSection {
+        plugin: plugin?,
+        properties,
+    })
+}
+
+fn read_optional<T>(
+    props: &Object<'_>,
+    name: &str,
+    out: &mut Violations,
+    read: fn(&Object<'_>, &mut Violations) -> T,
+) -> Option<T> {
+    let v = props.get(name)?;
+    let obj = Object::read(v, &props.path(name), "{...}", out)?;
+    Some(read(&obj, out))
+}
+
+fn read_updating(obj: &Object<'_>, out: &mut Violations) -> UpdatePolicy {
+    obj.reject_unknown(
+        &[
+            "MaxSurge",
+            "MaxUnavailable",
+            "HealthyFor",
+            "Deadline",
+            "AutoRollback",
+            "Duration",
+            "Count",
+        ],
+        out,
+    );
+    let mut p = UpdatePolicy::default();
+    if let Some(q) = obj.quantity("MaxSurge", out) {
+        p.max_surge = q;
+    }
+    if let Some(q) = obj.quantity("MaxUnavailable", out) {
+        p.max_unavailable = q;
+    }
+    if let Some(d) = obj.duration("HealthyFor", out) {
+        p.healthy_for = d;
+    }
+    if obj.get("Duration").is_some() && obj.get("HealthyFor").is_some() {
+        out.push(
+            obj.path("Duration"),
+            "says the same as HealthyFor",
+            "remove Duration (InfraKit's name for it) and keep HealthyFor",
+        );
+    } else if let Some(d) = obj.duration("Duration", out) {
+        p.healthy_for = d;
+    }
+    if obj.get("Count").is_some() {
+        out.push(
+            obj.path("Count"),
+            "InfraKit's count of consecutive healthy polls is not supported: this controller does not poll at a fixed interval",
+            "use \"HealthyFor\": \"30s\" (how long a new instance must stay healthy)",
+        );
+    }
+    if let Some(d) = obj.duration("Deadline", out) {
+        if d.is_zero() {
+            out.push(
+                obj.path("Deadline"),
+                "must be longer than 0s",
+                "use a deadline such as \"10m\"",
+            );
+        }
+        p.deadline = d;
+    }
+    if let Some(b) = obj.boolean("AutoRollback", out) {
+        p.auto_rollback = b;
+    }
+    if p.max_surge.is_zero() && p.max_unavailable.is_zero() {
+        out.push(
+            obj.path.clone(),
+            "MaxSurge and MaxUnavailable are both 0, so a rolling update could never replace anything",
+            "set MaxSurge to 1 (create before destroy) or MaxUnavailable to 1 (destroy before create)",
+        );
+    }
+    p
+}
+
+fn read_health(obj: &Object<'_>, out: &mut Violations) -> HealthPolicy {
+    obj.reject_unknown(&["GracePeriod", "UnhealthyAfter"], out);
+    let mut p = HealthPolicy::default();
+    if let Some(d) = obj.duration("GracePeriod", out) {
+        p.grace_period = d;
+    }
+    if let Some(d) = obj.duration("UnhealthyAfter", out) {
+        p.unhealthy_after = d;
+    }
+    p
+}
+
+fn read_remediation(obj: &Object<'_>, out: &mut Violations) -> RemediationPolicy {
+    obj.reject_unknown(&["MaxUnhealthy", "Backoff"], out);
+    let mut p = RemediationPolicy::default();
+    if let Some(q) = obj.quantity("MaxUnhealthy", out) {
+        p.max_unhealthy = q;
+    }
+    let example = "{\"Initial\": \"1s\", \"Max\": \"5m\"}";
+    if let Some(v) = obj.get("Backoff")
+        && let Some(b) = Object::read(v, &obj.path("Backoff"), example, out)
+    {
+        p.backoff = read_backoff(&b, out);
+    }
+    p
+}
+
+fn read_backoff(obj: &Object<'_>, out: &mut Violations) -> Backoff {
+    obj.reject_unknown(&["Initial", "Max"], out);
+    let mut b = Backoff::default();
+    if let Some(d) = obj.duration("Initial", out) {
+        if d.is_zero() {
+            out.push(
+                obj.path("Initial"),
+                "must be longer than 0s",
+                "use a wait such as \"1s\"",
+            );
+        }
+        b.initial = d;
+    }
+    if let Some(d) = obj.duration("Max", out) {
+        b.max = d;
+    }
+    if b.max < b.initial && !b.initial.is_zero() {
+        out.push(
+            obj.path("Max"),
+            "is shorter than Initial",
+            "make Max at least as long as Initial",
+        );
+    }
+    b
+}
+
+/// Reads a whole number from 0 to `max`.
+fn read_whole(v: &Value, path: &str, max: u32, out: &mut Violations) -> Option<u32> {
+    if let Some(n) = v.as_u64() {
+        if n <= u64::from(max) {
+            return u32::try_from(n).ok();
+        }
+        out.push(
+            path,
+            format!("{n} is larger than the maximum of {max}"),
+            format!("use at most {max}"),
+        );
+        return None;
+    }
+    let fix = match v.as_str().map(str::trim) {
+        Some(s) if s.parse::<u32>().is_ok() => format!("write it as a number without quotes: {s}"),
+        _ => "write a whole number such as 3".to_string(),
+    };
+    out.push(
+        path,
+        format!(
+            "must be a whole number from 0 to {max}, found {}",
+            describe(v)
+        ),
+        fix,
+    );
+    None
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Number(n) => format!("{n}"),
+        Value::String(s) => format!("the string {s:?}"),
+        other => type_name(other).to_string(),
+    }
+}
+
+// === impl Object ===
+
+impl<'a> Object<'a> {
+    /// `v` as an object, or a violation naming what was expected.
+    fn read(v: &'a Value, path: &str, example: &str, out: &mut Violations) -> Option<Self> {
+        match v.as_object() {
+            Some(map) => Some(Self {
+                path: path.to_string(),
+                map,
+            }),
+            None => {
+                out.push(
+                    path,
+                    format!("must be an object, found {}", type_name(v)),
+                    format!("write an object such as {example}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A field's value; `null` counts as absent.
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    fn path(&self, name: &str) -> String {
+        key(&self.path, name)
+    }
+
+    /// One violation per field not in `known`, with a did-you-mean.
+    fn reject_unknown(&self, known: &[&str], out: &mut Violations) {
+        for name in self.map.keys().filter(|k| !known.contains(&k.as_str())) {
+            let fix = match did_you_mean(name, known.iter().copied()) {
+                Some(s) => format!("did you mean \"{s}\"?"),
+                None => format!("remove it; the known fields here are {}", known.join(", ")),
+            };
+            out.push(self.path(name), "is not a known field", fix);
+        }
+    }
+
+    fn duration(&self, name: &str, out: &mut Violations) -> Option<Duration> {
+        let v = self.get(name)?;
+        let result = match v {
+            Value::String(s) => parse_duration(s),
+            Value::Number(n) => Err(format!(
+                "must be a string with a unit, found the number {n}"
+            )),
+            other => Err(format!(
+                "must be a string such as \"30s\", found {}",
+                type_name(other)
+            )),
+        };
+        result
+            .map_err(|p| out.push(self.path(name), p, DURATION_FIX))
+            .ok()
+    }
+
+    fn quantity(&self, name: &str, out: &mut Violations) -> Option<Quantity> {
+        let v = self.get(name)?;
+        let path = self.path(name);
+        if let Some(p) = v.as_str().and_then(|s| s.strip_suffix('%')) {
+            return match p.parse::<u32>() {
+                Ok(p) if p <= 100 => Some(Quantity::Percent(p)),
+                _ => {
+                    out.push(
+                        path,
+                        format!(
+                            "{:?} is not a percentage from 0% to 100%",
+                            v.as_str().unwrap_or_default()
+                        ),
+                        QUANTITY_FIX,
+                    );
+                    None
+                }
+            };
+        }
+        if v.as_str().is_some_and(|s| s.trim().parse::<u32>().is_err()) {
+            out.push(
+                path,
+                format!("must be a count or a percentage, found {}", describe(v)),
+                QUANTITY_FIX,
+            );
+            return None;
+        }
+        read_whole(v, &path, MAX_SIZE, out).map(Quantity::Count)
+    }
+
+    fn boolean(&self, name: &str, out: &mut Violations) -> Option<bool> {
+        let v = self.get(name)?;
+        let b = v.as_bool();
+        if b.is_none() {
+            out.push(
+                self.path(name),
+                format!("must be true or false, found {}", describe(v)),
+                "write true or false without quotes",
+            );
+        }
+        b
+    }
+}

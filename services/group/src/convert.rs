@@ -1,0 +1,112 @@
+//! Planner types to protobuf messages.
+
+use crate::observer::Seen;
+use infrakit_group_core::plan::UpdateProgress as CoreProgress;
+use infrakit_group_core::{
+    Action, CommitPlan, Health, InstanceState, Phase as CorePhase, Status, Time,
+};
+use infrakit_spi::group::v1::{
+    ErrorInfo, InstanceStatus, Phase, Plan, PlannedAction, UpdateProgress,
+};
+
+/// The protobuf phase of a planner phase.
+pub fn phase(p: CorePhase) -> Phase {
+    match p {
+        CorePhase::Converging => Phase::Converging,
+        CorePhase::Converged => Phase::Converged,
+        CorePhase::Updating => Phase::Updating,
+        CorePhase::Paused => Phase::Paused,
+        CorePhase::Degraded => Phase::Degraded,
+        CorePhase::Failing => Phase::Failing,
+        CorePhase::Destroying => Phase::Destroying,
+    }
+}
+
+/// A planner time as a protobuf timestamp.
+pub fn timestamp(t: Time) -> prost_types::Timestamp {
+    let ms = t.as_millis();
+    prost_types::Timestamp {
+        seconds: i64::try_from(ms / 1000).unwrap_or(i64::MAX),
+        nanos: i32::try_from((ms % 1000) * 1_000_000).unwrap_or(0),
+    }
+}
+
+/// The plan message of a commit.
+pub fn plan(p: &CommitPlan) -> Plan {
+    Plan {
+        summary: p.summary.clone(),
+        create: p.create,
+        destroy: p.destroy,
+        roll: p.roll,
+        keep: p.keep,
+        spec_hash: p.spec_hash.clone(),
+        noop: p.noop,
+        actions: p.first_actions.iter().map(planned).collect(),
+    }
+}
+
+/// One planned action.
+pub fn planned(a: &Action) -> PlannedAction {
+    PlannedAction {
+        kind: a.kind().to_string(),
+        instance_id: a.instance_id().unwrap_or_default().to_string(),
+        logical_id: a.logical_id().unwrap_or_default().to_string(),
+        reason: a.reason().to_string(),
+    }
+}
+
+/// The members as DescribeGroup shows them.
+pub fn instances(seen: &[Seen], current_hash: &str) -> Vec<InstanceStatus> {
+    let mut out: Vec<InstanceStatus> = seen
+        .iter()
+        .map(|s| {
+            let o = &s.observed;
+            let hash = o.hash.clone().unwrap_or_default();
+            InstanceStatus {
+                id: o.id.clone(),
+                logical_id: o.logical_id.clone().unwrap_or_default(),
+                up_to_date: hash == current_hash,
+                spec_hash: hash,
+                health: health(o.health).to_string(),
+                health_reason: o.health_reason.clone(),
+                tags: s.tags.clone(),
+                state: match o.state {
+                    InstanceState::Unknown => "",
+                    other => other.as_str(),
+                }
+                .to_string(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.logical_id, &a.id).cmp(&(&b.logical_id, &b.id)));
+    out
+}
+
+fn health(h: Health) -> &'static str {
+    match h {
+        Health::Healthy => "healthy",
+        Health::Unhealthy => "unhealthy",
+        Health::Unknown => "unknown",
+    }
+}
+
+/// The last error of a status.
+pub fn last_error(s: &Status) -> Option<ErrorInfo> {
+    s.last_error.as_ref().map(|e| ErrorInfo {
+        message: e.message.clone(),
+        time: Some(timestamp(e.at)),
+    })
+}
+
+/// The update progress of a status.
+pub fn update(u: &CoreProgress) -> UpdateProgress {
+    UpdateProgress {
+        target_hash: u.target_hash.clone(),
+        previous_hash: u.previous_hash.clone().unwrap_or_default(),
+        done: u.done,
+        total: u.total,
+        deadline: Some(timestamp(u.deadline_at)),
+        rollback: u.rollback,
+        halted_reason: u.halted_reason.clone().unwrap_or_default(),
+    }
+}

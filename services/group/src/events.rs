@@ -1,0 +1,94 @@
+//! The group event log: every action with its reason, and phase changes. Recent events are kept
+//! per group for DescribeGroup; all events are broadcast for Watch.
+
+use infrakit_spi::group::v1::{GroupEvent, Phase};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::broadcast;
+
+/// How many recent events are kept per group.
+pub const RECENT: usize = 50;
+
+/// The event log.
+#[derive(Debug)]
+pub struct Events {
+    tx: broadcast::Sender<GroupEvent>,
+    sequence: AtomicU64,
+    recent: Mutex<HashMap<String, VecDeque<GroupEvent>>>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// === impl Events ===
+
+impl Events {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self {
+            tx: broadcast::channel(4096).0,
+            sequence: AtomicU64::new(0),
+            recent: Mutex::default(),
+        }
+    }
+
+    /// Records and broadcasts an event.
+    pub fn emit(
+        &self,
+        group: &str,
+        kind: &str,
+        instance: Option<&str>,
+        logical_id: Option<&str>,
+        message: impl Into<String>,
+        phase: Phase,
+    ) {
+        let message = message.into();
+        tracing::info!(group, kind, instance = instance.unwrap_or(""), "{message}");
+        let ev = GroupEvent {
+            sequence: self.sequence.fetch_add(1, Ordering::Relaxed) + 1,
+            time: Some(std::time::SystemTime::now().into()),
+            group_id: group.to_string(),
+            kind: kind.to_string(),
+            instance_id: instance.unwrap_or_default().to_string(),
+            logical_id: logical_id.unwrap_or_default().to_string(),
+            message,
+            phase: phase as i32,
+        };
+        {
+            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            let q = recent.entry(group.to_string()).or_default();
+            if q.len() == RECENT {
+                q.pop_front();
+            }
+            q.push_back(ev.clone());
+        }
+        let _ = self.tx.send(ev);
+    }
+
+    /// The recent events of a group, oldest first.
+    pub fn recent(&self, group: &str) -> Vec<GroupEvent> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(group)
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Forgets a group's recent events.
+    pub fn forget(&self, group: &str) {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(group);
+    }
+
+    /// Subscribes to all events.
+    pub fn subscribe(&self) -> broadcast::Receiver<GroupEvent> {
+        self.tx.subscribe()
+    }
+}

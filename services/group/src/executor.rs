@@ -1,0 +1,314 @@
+//! Carries out planned actions through the plugins, with bounded parallelism, and reports each
+//! outcome. A Provision whose reply is lost or times out is reported as such (not as a
+//! failure): its expectation in the state covers it, and the instance is adopted by its token.
+
+use crate::plugins::Plugins;
+use infrakit_group_core::spec::Allocation;
+use infrakit_group_core::{Action, DestroyReason, GroupSpec};
+use infrakit_model::tags;
+use infrakit_spi::flavor::v1::{Allocation as SpiAllocation, DrainRequest, Index, PrepareRequest};
+use infrakit_spi::instance::v1::{
+    DestroyReason as SpiReason, DestroyRequest, InstanceDescription, InstanceSpec, LabelRequest,
+    ProvisionRequest,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::Code;
+
+/// How long one plugin call of an action may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What became of one action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The instance was created.
+    Provisioned {
+        /// The provision token.
+        token: String,
+        /// The new instance.
+        id: String,
+        /// Its logical ID.
+        logical_id: Option<String>,
+    },
+    /// The provision failed for sure (the plugin said no).
+    ProvisionFailed {
+        /// The provision token.
+        token: String,
+        /// Why.
+        error: String,
+    },
+    /// The provision may or may not have happened (timeout, lost connection).
+    ProvisionUncertain {
+        /// The provision token.
+        token: String,
+        /// Why.
+        error: String,
+    },
+    /// The instance was destroyed (or was already gone).
+    Destroyed {
+        /// The instance.
+        id: String,
+        /// Why it was destroyed.
+        reason: DestroyReason,
+    },
+    /// The drain or destroy failed.
+    DestroyFailed {
+        /// The instance.
+        id: String,
+        /// Why.
+        error: String,
+    },
+    /// Tags were set.
+    Labelled {
+        /// The instance.
+        id: String,
+    },
+    /// Labelling failed.
+    LabelFailed {
+        /// The instance.
+        id: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// Executes `actions` for the group `spec`, at most `parallel` at a time.
+pub async fn execute(
+    spec: Arc<GroupSpec>,
+    plugins: Plugins,
+    actions: Vec<Action>,
+    parallel: usize,
+) -> Vec<Outcome> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for action in actions {
+        let (spec, plugins, sem) = (spec.clone(), plugins.clone(), sem.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            run(&spec, &plugins, action).await
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(o) => out.push(o),
+            Err(e) => tracing::error!(error = %e, "an action task failed"),
+        }
+    }
+    out
+}
+
+async fn run(spec: &GroupSpec, plugins: &Plugins, action: Action) -> Outcome {
+    match action {
+        Action::Provision {
+            token,
+            logical_id,
+            hash,
+            sequence,
+            ..
+        } => provision(spec, plugins, token, logical_id, hash, sequence).await,
+        Action::Destroy {
+            id,
+            logical_id,
+            context,
+            drain,
+            ..
+        } => destroy(spec, plugins, id, logical_id, context, drain).await,
+        Action::Label { id, tags, .. } => {
+            let name = &spec.instance().plugin;
+            let r = async {
+                let mut c = plugins.instance(name).await.map_err(|e| e.to_string())?;
+                c.label(timed(LabelRequest {
+                    r#type: name.subtype_or_default().to_string(),
+                    id: id.clone(),
+                    labels: tags.into_iter().collect(),
+                }))
+                .await
+                .map_err(|s| s.message().to_string())
+            }
+            .await;
+            match r {
+                Ok(_) => Outcome::Labelled { id },
+                Err(error) => Outcome::LabelFailed { id, error },
+            }
+        }
+    }
+}
+
+async fn provision(
+    spec: &GroupSpec,
+    plugins: &Plugins,
+    token: String,
+    logical_id: Option<String>,
+    hash: String,
+    sequence: u64,
+) -> Outcome {
+    let mut group_tags: std::collections::HashMap<String, String> = [
+        (tags::GROUP.to_string(), spec.id().to_string()),
+        (tags::CONFIG_HASH.to_string(), hash),
+        (tags::PROVISION_TOKEN.to_string(), token.clone()),
+    ]
+    .into();
+    if let Some(l) = &logical_id {
+        group_tags.insert(tags::LOGICAL_ID.to_string(), l.clone());
+    }
+    let draft = InstanceSpec {
+        properties: spec.instance().properties.to_string().into_bytes(),
+        tags: group_tags.clone(),
+        init: String::new(),
+        logical_id: logical_id.clone(),
+        attachments: Vec::new(),
+    };
+    let flavor = &spec.flavor().plugin;
+    let prepared = async {
+        let mut c = plugins.flavor(flavor).await.map_err(|e| e.to_string())?;
+        c.prepare(timed(PrepareRequest {
+            r#type: flavor.subtype_or_default().to_string(),
+            properties: spec.flavor().properties.to_string().into_bytes(),
+            spec: Some(draft),
+            allocation: Some(allocation(spec)),
+            index: Some(Index {
+                group: spec.id().to_string(),
+                sequence,
+            }),
+        }))
+        .await
+        .map(|r| r.into_inner().spec.unwrap_or_default())
+        .map_err(|s| format!("Flavor.Prepare: {}", s.message()))
+    }
+    .await;
+    let mut prepared = match prepared {
+        Ok(s) => s,
+        Err(error) => return Outcome::ProvisionFailed { token, error },
+    };
+    // The group's own tags always win: membership depends on them.
+    prepared.tags.extend(group_tags);
+    prepared.logical_id = logical_id.clone();
+    let name = &spec.instance().plugin;
+    let mut client = match plugins.instance(name).await {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::ProvisionFailed {
+                token,
+                error: e.to_string(),
+            };
+        }
+    };
+    match client
+        .provision(timed(ProvisionRequest {
+            r#type: name.subtype_or_default().to_string(),
+            spec: Some(prepared),
+        }))
+        .await
+    {
+        Ok(r) => Outcome::Provisioned {
+            token,
+            id: r.into_inner().id,
+            logical_id,
+        },
+        Err(st)
+            if matches!(
+                st.code(),
+                Code::DeadlineExceeded | Code::Unavailable | Code::Cancelled | Code::Unknown
+            ) =>
+        {
+            plugins.forget(name);
+            Outcome::ProvisionUncertain {
+                token,
+                error: format!("Instance.Provision: {}", st.message()),
+            }
+        }
+        Err(st) => Outcome::ProvisionFailed {
+            token,
+            error: format!("Instance.Provision: {}", st.message()),
+        },
+    }
+}
+
+async fn destroy(
+    spec: &GroupSpec,
+    plugins: &Plugins,
+    id: String,
+    logical_id: Option<String>,
+    reason: DestroyReason,
+    drain: bool,
+) -> Outcome {
+    if drain {
+        let flavor = &spec.flavor().plugin;
+        let r = async {
+            let mut c = plugins.flavor(flavor).await.map_err(|e| e.to_string())?;
+            c.drain(timed(DrainRequest {
+                r#type: flavor.subtype_or_default().to_string(),
+                properties: spec.flavor().properties.to_string().into_bytes(),
+                instance: Some(InstanceDescription {
+                    id: id.clone(),
+                    logical_id: logical_id.clone(),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .map_err(|s| s.message().to_string())
+        }
+        .await;
+        if let Err(e) = r {
+            if reason == DestroyReason::Terminate {
+                tracing::warn!(%id, error = %e, "drain failed; destroying anyway (terminate)");
+            } else {
+                return Outcome::DestroyFailed {
+                    id,
+                    error: format!("Flavor.Drain: {e}"),
+                };
+            }
+        }
+    }
+    let name = &spec.instance().plugin;
+    let r = async {
+        let mut c = plugins
+            .instance(name)
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        c.destroy(timed(DestroyRequest {
+            r#type: name.subtype_or_default().to_string(),
+            id: id.clone(),
+            reason: match reason {
+                DestroyReason::Terminate => SpiReason::Terminate,
+                DestroyReason::RollingUpdate => SpiReason::RollingUpdate,
+                DestroyReason::Heal => SpiReason::Heal,
+            } as i32,
+        }))
+        .await
+    }
+    .await;
+    match r {
+        Ok(_) => Outcome::Destroyed { id, reason },
+        Err(st) if st.code() == Code::NotFound => Outcome::Destroyed { id, reason },
+        Err(st) => Outcome::DestroyFailed {
+            id,
+            error: format!("Instance.Destroy: {}", st.message()),
+        },
+    }
+}
+
+fn allocation(spec: &GroupSpec) -> SpiAllocation {
+    match spec.allocation() {
+        Allocation::Size(n) => SpiAllocation {
+            size: *n,
+            logical_ids: Vec::new(),
+        },
+        Allocation::LogicalIds(ids) => SpiAllocation {
+            size: 0,
+            logical_ids: ids.clone(),
+        },
+    }
+}
+
+/// The SPI allocation of a spec (for Flavor.Validate).
+pub fn spi_allocation(spec: &GroupSpec) -> SpiAllocation {
+    allocation(spec)
+}
+
+fn timed<T>(msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.set_timeout(CALL_TIMEOUT);
+    r
+}

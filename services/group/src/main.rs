@@ -1,0 +1,85 @@
+//! `infrakit-group`: serves the default group plugin.
+
+use clap::Parser;
+use infrakit_group::KIND;
+use infrakit_group::manager::{Config, Manager};
+use infrakit_group::plugins::Plugins;
+use infrakit_group::service::GroupService;
+use infrakit_group::store::Store;
+use infrakit_runtime::PluginHost;
+use infrakit_runtime::cli::{PluginCommand, ServeArgs, handle_command, run_plugin};
+use infrakit_runtime::dial::DialOptions;
+use infrakit_spi::group::v1::group_server::GroupServer;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Keeps groups of instances converged, heals them, and rolls them to new configurations.
+#[derive(Parser, Debug)]
+#[command(name = "infrakit-group", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<PluginCommand>,
+    /// Where committed specs and update progress are kept (one JSON file per group).
+    #[arg(long, env = "INFRAKIT_GROUP_STATE_DIR", default_value_os_t = default_state_dir(), global = true)]
+    state_dir: PathBuf,
+    /// The most plugin calls in flight per group.
+    #[arg(long, default_value_t = 64, global = true)]
+    max_parallel: usize,
+    /// How often a group is listed when its instance plugin cannot push changes (e.g. 250ms).
+    #[arg(long, default_value = "250ms", value_parser = parse_duration, global = true)]
+    poll_interval: Duration,
+    /// How often a group is listed when its instance plugin pushes changes.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, global = true)]
+    resync_interval: Duration,
+    /// How often each instance's health is asked.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, global = true)]
+    health_interval: Duration,
+    /// How long a DescribeInstances may take before the group is reported Degraded.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, global = true)]
+    describe_timeout: Duration,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    infrakit_group_core::time::parse_duration(s)
+}
+
+fn default_state_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join(".infrakit/group")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if handle_command(
+        cli.command.as_ref(),
+        &cli.serve,
+        KIND,
+        "infrakit.group.v1.Group",
+    ) {
+        return ExitCode::SUCCESS;
+    }
+    let config = Config {
+        parallel: cli.max_parallel.max(1),
+        poll: cli.poll_interval,
+        poll_watched: cli.resync_interval,
+        health_every: cli.health_interval,
+        describe_timeout: cli.describe_timeout,
+    };
+    let state_dir = cli.state_dir;
+    run_plugin(KIND, cli.serve, |ctx| async move {
+        let store = Store::open(&state_dir)?;
+        let plugins = Plugins::new(ctx.plugins_dir.clone(), DialOptions::default());
+        let mgr = Manager::new(store, plugins, config, ctx.shutdown.clone());
+        let resumed = mgr.resume();
+        tracing::info!(state_dir = %state_dir.display(), resumed, "groups resumed");
+        Ok::<_, Box<dyn std::error::Error>>(
+            PluginHost::new(ctx.name, KIND)
+                .add_service(GroupServer::new(GroupService::new(mgr, ctx.shutdown))),
+        )
+    })
+}
