@@ -7,6 +7,9 @@ use infrakit_spi::flavor::v1::*;
 use infrakit_spi::instance::v1::{Attachment, InstanceSpec};
 use tonic::{Request, Response, Status};
 
+/// How long a verdict without a HealthCheck stays valid (it cannot change by itself).
+pub const STATIC_RECHECK_SECS: i64 = 3600;
+
 /// The vanilla flavor.
 #[derive(Clone, Debug, Default)]
 pub struct Vanilla;
@@ -77,9 +80,18 @@ impl Flavor for Vanilla {
                 "no HealthCheck: every instance is healthy".to_string(),
             ),
         };
+        // Without a check the verdict never changes: callers need not ask again.
+        let recheck_after = props
+            .health_check
+            .is_none()
+            .then_some(prost_types::Duration {
+                seconds: STATIC_RECHECK_SECS,
+                nanos: 0,
+            });
         Ok(Response::new(HealthyResponse {
             health: health as i32,
             reason,
+            recheck_after,
         }))
     }
 

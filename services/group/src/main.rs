@@ -29,10 +29,10 @@ struct Cli {
     /// How often a group is listed when its instance plugin cannot push changes (e.g. 250ms).
     #[arg(long, default_value = "250ms", value_parser = parse_duration, global = true)]
     poll_interval: Duration,
-    /// How often a group is listed when its instance plugin pushes changes.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, global = true)]
+    /// How often a group is listed when its instance plugin pushes changes (a safety net).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, global = true)]
     resync_interval: Duration,
-    /// How often each instance's health is asked.
+    /// How often each instance's health is asked, unless the flavor says when to ask again.
     #[arg(long, default_value = "5s", value_parser = parse_duration, global = true)]
     health_interval: Duration,
     /// How long a DescribeInstances may take before the group is reported Degraded.

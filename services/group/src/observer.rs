@@ -21,6 +21,16 @@ pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most Healthy calls in flight at once.
 pub const HEALTH_PARALLEL: usize = 64;
+/// The longest a flavor's verdict is trusted without asking again.
+pub const MAX_RECHECK: Duration = Duration::from_secs(3600);
+
+/// A flavor's answer about one instance.
+#[derive(Clone, Debug)]
+struct Verdict {
+    health: Health,
+    reason: String,
+    recheck_after: Option<Duration>,
+}
 
 /// What the observer remembers about one instance.
 #[derive(Clone, Debug)]
@@ -29,7 +39,8 @@ struct Memory {
     health: Health,
     since: Time,
     reason: String,
-    checked_at: Option<Time>,
+    /// When to ask the flavor again; `None`: now.
+    recheck_at: Option<Time>,
 }
 
 /// One instance as last seen, for DescribeGroup.
@@ -66,8 +77,8 @@ impl Observer {
             .filter(|d| {
                 self.memory
                     .get(&d.id)
-                    .and_then(|m| m.checked_at)
-                    .is_none_or(|t| now.since(t) >= health_every)
+                    .and_then(|m| m.recheck_at)
+                    .is_none_or(|t| now >= t)
             })
             .cloned()
             .collect();
@@ -80,15 +91,16 @@ impl Observer {
                 health: Health::Unknown,
                 since: now,
                 reason: String::new(),
-                checked_at: None,
+                recheck_at: None,
             });
-            if let Some((health, reason)) = verdicts.get(&d.id) {
-                if *health != m.health {
+            if let Some(v) = verdicts.get(&d.id) {
+                if v.health != m.health {
                     m.since = now;
                 }
-                m.health = *health;
-                m.reason.clone_from(reason);
-                m.checked_at = Some(now);
+                m.health = v.health;
+                m.reason.clone_from(&v.reason);
+                m.recheck_at =
+                    Some(now.after(v.recheck_after.unwrap_or(health_every).min(MAX_RECHECK)));
             }
             let logical_id = d
                 .logical_id
@@ -115,6 +127,23 @@ impl Observer {
         }
         self.memory = alive;
         Ok(seen)
+    }
+}
+
+impl Observer {
+    /// How long until the next instance's health is due to be asked again, if any.
+    pub fn next_recheck(&self, now: Time) -> Option<Duration> {
+        self.memory
+            .values()
+            .filter_map(|m| m.recheck_at)
+            .min()
+            .map(|t| {
+                if t > now {
+                    t.since(now)
+                } else {
+                    Duration::ZERO
+                }
+            })
     }
 }
 
@@ -165,7 +194,7 @@ async fn check_health(
     spec: &GroupSpec,
     plugins: &Plugins,
     due: Vec<InstanceDescription>,
-) -> HashMap<String, (Health, String)> {
+) -> HashMap<String, Verdict> {
     let mut out = HashMap::with_capacity(due.len());
     if due.is_empty() {
         return out;
@@ -176,7 +205,14 @@ async fn check_health(
         Err(e) => {
             let reason = format!("flavor plugin {:?}: {e}", name.lookup);
             for d in due {
-                out.insert(d.id, (Health::Unknown, reason.clone()));
+                out.insert(
+                    d.id,
+                    Verdict {
+                        health: Health::Unknown,
+                        reason: reason.clone(),
+                        recheck_after: None,
+                    },
+                );
             }
             return out;
         }
@@ -206,9 +242,18 @@ async fn check_health(
                         SpiHealth::Unhealthy => Health::Unhealthy,
                         SpiHealth::Unknown => Health::Unknown,
                     };
-                    (h, r.reason)
+                    let recheck_after = r.recheck_after.and_then(|d| Duration::try_from(d).ok());
+                    Verdict {
+                        health: h,
+                        reason: r.reason,
+                        recheck_after,
+                    }
                 }
-                Err(st) => (Health::Unknown, format!("Healthy failed: {}", st.message())),
+                Err(st) => Verdict {
+                    health: Health::Unknown,
+                    reason: format!("Healthy failed: {}", st.message()),
+                    recheck_after: None,
+                },
             };
             (id, verdict)
         });

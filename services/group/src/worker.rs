@@ -119,7 +119,17 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
         mgr.unpersist(&g.id);
         return Next::Gone;
     }
-    let requeue = p.requeue_after.unwrap_or(poll).min(poll);
+    let mut requeue = p.requeue_after.unwrap_or(poll).min(poll);
+    if let Some(due) = observer.next_recheck(t) {
+        requeue = requeue.min(due.max(Duration::from_millis(10)));
+    }
+    let settle = *g
+        .orphans_settle_at
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(at) = settle {
+        requeue = requeue.min(at.since(t).max(Duration::from_millis(10)));
+    }
     if p.actions.is_empty() {
         return Next::After(requeue.max(Duration::from_millis(1)));
     }

@@ -16,6 +16,11 @@ pub const DISCOVERY_NAME: &str = "discovery";
 
 /// How long to wait for a connection before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often an idle connection is pinged, so a frozen or vanished peer is noticed (and open
+/// streams fail) within this plus [`KEEPALIVE_TIMEOUT`].
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a keepalive ping may go unanswered.
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a plugin could not be reached.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +103,9 @@ pub async fn connect(
             let path = path.clone();
             Endpoint::from_static("http://localhost")
                 .connect_timeout(CONNECT_TIMEOUT)
+                .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+                .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+                .keep_alive_while_idle(true)
                 .connect_with_connector(tower::service_fn(move |_: Uri| {
                     let path = path.clone();
                     async move {
@@ -113,7 +121,10 @@ pub async fn connect(
             let scheme = if tls { "https" } else { "http" };
             let mut ep = Endpoint::from_shared(format!("{scheme}://{hostport}"))
                 .map_err(|e| err(&e))?
-                .connect_timeout(CONNECT_TIMEOUT);
+                .connect_timeout(CONNECT_TIMEOUT)
+                .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+                .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+                .keep_alive_while_idle(true);
             if tls {
                 let files = opts.tls.clone().unwrap_or_default();
                 ep = ep.tls_config(client_config(&files)?).map_err(|e| err(&e))?;
