@@ -14,5 +14,7 @@ mod group;
 mod group_support;
 mod grpcurl;
 mod ikctl;
+mod ikctl_group;
 mod plugin_host;
 mod python_client;
+mod readme;

@@ -1,10 +1,10 @@
 //! The command tree: global flags and one subcommand per noun.
 //!
-//! To add a noun (e.g. `group`): write `commands/<noun>.rs` with a `clap::Args` struct and an
+//! To add a noun (e.g. `manager`): write `commands/<noun>.rs` with a `clap::Args` struct and an
 //! `async fn run(ctx: &Context, args: ...) -> anyhow::Result<()>`, add a variant to
 //! [`Command`], and one arm to `commands::run`.
 
-use crate::commands::{completions, flavor, instance, plugin};
+use crate::commands::{completions, flavor, group, instance, plugin};
 use crate::output::Format;
 use clap::{Args, Parser, Subcommand};
 use infrakit_model::PluginName;
@@ -16,7 +16,7 @@ use std::time::Duration;
 #[command(
     name = "ikctl",
     version = infrakit_spi::VERSION,
-    about = "Drive InfraKit plugins: list them, and call the Instance and Flavor SPIs",
+    about = "Drive InfraKit plugins: list them, and call the Instance, Flavor and Group SPIs",
     after_help = "Exit codes: 0 success, 1 failure, 2 usage error, 3 plugin not found.",
     propagate_version = true
 )]
@@ -38,9 +38,10 @@ pub struct GlobalArgs {
     /// Output format of commands that print data.
     #[arg(short, long, value_enum, default_value_t = Format::Table, global = true)]
     pub output: Format,
-    /// How long to wait for each call to a plugin, e.g. 15s, 500ms, 2m.
-    #[arg(long, default_value = "15s", value_parser = parse_duration, global = true)]
-    pub timeout: Duration,
+    /// How long to wait for each call to a plugin, e.g. 15s, 500ms, 2m [default: 15s]. With
+    /// `group ... --wait`: how long to wait in all [default: 10m].
+    #[arg(long, value_parser = parse_duration, global = true, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
     /// CA (PEM) that signed the certificates of TCP plugins.
     #[arg(long, env = "INFRAKIT_TLS_CA", global = true, value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
@@ -69,6 +70,8 @@ pub enum Command {
     Instance(instance::InstanceArgs),
     /// Call a flavor plugin (validate, prepare, healthy, drain).
     Flavor(flavor::FlavorArgs),
+    /// Drive a group plugin: commit specs (with a plan), follow groups converging, scale, destroy.
+    Group(group::GroupArgs),
     /// Print ikctl's version.
     Version,
     /// Print a shell completion script, e.g. `ikctl completions bash > /etc/bash_completion.d/ikctl`.

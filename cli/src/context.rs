@@ -11,6 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tonic::transport::Channel;
 
+/// How long each call may take when `--timeout` is not given.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// The settings of one `ikctl` run, from the global flags.
 #[derive(Clone, Debug)]
 pub struct Context {
@@ -66,7 +69,7 @@ impl Context {
         });
         Self {
             plugins_dir: infrakit_runtime::plugins_dir::for_client(g.plugins_dir.as_deref()),
-            timeout: g.timeout,
+            timeout: g.timeout.unwrap_or(DEFAULT_CALL_TIMEOUT),
             dial: DialOptions { tls },
             output: g.output,
         }

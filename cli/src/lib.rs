@@ -6,7 +6,7 @@
 //!
 //! Layout:
 //! - [`cli`]: the command tree (clap derive) and the global flags.
-//! - [`commands`]: one module per noun (`plugin`, `instance`, `flavor`, `version`,
+//! - [`commands`]: one module per noun (`plugin`, `instance`, `flavor`, `group`, `version`,
 //!   `completions`), each with its arguments and what running them does.
 //! - [`context`]: what every command shares: the plugins directory, the per-call timeout, TLS,
 //!   the output format; dialing a plugin by name.
@@ -14,6 +14,7 @@
 //! - [`input`]: reading a JSON or YAML document from a file or stdin.
 //! - [`spec`]: InfraKit's JSON shape of an instance spec, to and from the SPI message.
 //! - [`kv`]: `key=value` arguments (tags, labels).
+//! - [`timestamp`]: protobuf timestamps as RFC 3339 text.
 //! - [`output`]: rendering tables, JSON and YAML; writing to stdout.
 //! - [`exit`]: mapping an error to the message printed and the exit code.
 //!
@@ -30,6 +31,7 @@ pub mod rpc;
 pub mod spec;
 #[cfg(test)]
 mod testing;
+pub mod timestamp;
 
 pub use cli::Cli;
 

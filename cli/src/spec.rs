@@ -173,7 +173,7 @@ pub fn properties_value(bytes: &[u8]) -> Value {
 }
 
 /// The expected spelling of `k`, matched exactly or ignoring case.
-fn canonical(k: &str, fields: &[&'static str]) -> Option<&'static str> {
+pub(crate) fn canonical(k: &str, fields: &[&'static str]) -> Option<&'static str> {
     fields
         .iter()
         .find(|f| **f == k)
@@ -181,7 +181,8 @@ fn canonical(k: &str, fields: &[&'static str]) -> Option<&'static str> {
         .copied()
 }
 
-fn unknown_field(path: &str, k: &str, fields: &[&'static str]) -> Violation {
+/// A violation for an unknown field `k` at `path`, suggesting the nearest known one.
+pub(crate) fn unknown_field(path: &str, k: &str, fields: &[&'static str]) -> Violation {
     let fix = match suggest::did_you_mean(k, fields.iter().copied()) {
         Some(s) => format!("did you mean {s:?}?"),
         None => format!("remove it; the fields are {}", fields.join(", ")),

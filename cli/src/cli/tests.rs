@@ -31,7 +31,7 @@ fn global_flags_work_before_and_after_the_subcommand() {
         "/p",
     ]);
     assert_eq!(cli.global.output, Format::Json);
-    assert_eq!(cli.global.timeout, Duration::from_secs(2));
+    assert_eq!(cli.global.timeout, Some(Duration::from_secs(2)));
     assert_eq!(cli.global.plugins_dir, Some(PathBuf::from("/p")));
     let cli = parse(&["-o", "yaml", "version"]);
     assert_eq!(cli.global.output, Format::Yaml);
@@ -42,7 +42,11 @@ fn global_flags_work_before_and_after_the_subcommand() {
 fn the_defaults_are_table_and_15s() {
     let cli = parse(&["plugin", "ls", "-q"]);
     assert_eq!(cli.global.output, Format::Table);
-    assert_eq!(cli.global.timeout, Duration::from_secs(15));
+    assert_eq!(cli.global.timeout, None);
+    assert_eq!(
+        crate::context::Context::new(&cli.global).timeout,
+        Duration::from_secs(15)
+    );
     assert!(matches!(
         cli.command,
         Command::Plugin(plugin::PluginArgs {

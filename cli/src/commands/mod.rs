@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod flavor;
+pub mod group;
 pub mod instance;
 pub mod plugin;
 pub mod version;
@@ -19,6 +20,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin(args) => plugin::run(&ctx, args).await,
         Command::Instance(args) => instance::run(&ctx, args).await,
         Command::Flavor(args) => flavor::run(&ctx, args).await,
+        Command::Group(args) => group::run(&ctx, cli.global.timeout, args).await,
         Command::Version => version::run(&ctx),
         Command::Completions(args) => completions::run(args),
     }

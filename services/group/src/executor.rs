@@ -72,20 +72,22 @@ pub enum Outcome {
     },
 }
 
-/// Executes `actions` for the group `spec`, at most `parallel` at a time.
+/// Executes `actions` for the group `spec`, at most `parallel` at a time. Each outcome comes
+/// with the reason of the action it answers.
 pub async fn execute(
     spec: Arc<GroupSpec>,
     plugins: Plugins,
     actions: Vec<Action>,
     parallel: usize,
-) -> Vec<Outcome> {
+) -> Vec<(Outcome, String)> {
     let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for action in actions {
         let (spec, plugins, sem) = (spec.clone(), plugins.clone(), sem.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            run(&spec, &plugins, action).await
+            let reason = action.reason().to_string();
+            (run(&spec, &plugins, action).await, reason)
         });
     }
     let mut out = Vec::new();

@@ -424,6 +424,7 @@ impl Manager {
             out.last_error = convert::last_error(s);
             out.update = s.update.as_ref().map(convert::update);
             out.converged = s.phase == Phase::Converged;
+            out.message = s.message.clone();
             out.instances = convert::instances(&view.seen, &s.spec_hash);
         } else {
             out.phase = SpiPhase::Converging as i32;

@@ -135,17 +135,12 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
     }
     drop(live);
 
-    let reasons: Vec<(String, String)> = p
-        .actions
-        .iter()
-        .map(|a| (a.kind().to_string(), a.reason().to_string()))
-        .collect();
     let outcomes = execute(spec, mgr.plugins().clone(), p.actions, cfg.parallel).await;
     let t = now();
     let mut live = g.live.lock().await;
     let backoff = live.spec.remediation().backoff;
     let ev = mgr.events();
-    for o in outcomes {
+    for (o, reason) in outcomes {
         match o {
             Outcome::Provisioned {
                 token,
@@ -158,7 +153,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
                     "provisioned",
                     Some(&id),
                     logical_id.as_deref(),
-                    reason_of(&reasons, "provision"),
+                    reason,
                     phase,
                 );
             }
@@ -184,13 +179,18 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
                     phase,
                 );
             }
-            Outcome::Destroyed { id, reason } => {
+            Outcome::Destroyed {
+                id,
+                reason: context,
+            } => {
+                let why = &reason;
+                let reason = context;
                 ev.emit(
                     &g.id,
                     "destroyed",
                     Some(&id),
                     None,
-                    format!("destroyed ({})", reason.as_str()),
+                    format!("destroyed ({}): {why}", reason.as_str()),
                     phase,
                 );
             }
@@ -206,14 +206,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
                 );
             }
             Outcome::Labelled { id } => {
-                ev.emit(
-                    &g.id,
-                    "labelled",
-                    Some(&id),
-                    None,
-                    reason_of(&reasons, "label"),
-                    phase,
-                );
+                ev.emit(&g.id, "labelled", Some(&id), None, reason, phase);
             }
             Outcome::LabelFailed { id, error } => {
                 ev.emit(
@@ -260,14 +253,6 @@ fn drop_orphans(
     if dropped > 0 {
         tracing::info!(group = %g.id, dropped, "forgot provisions lost with the previous process");
     }
-}
-
-fn reason_of(reasons: &[(String, String)], kind: &str) -> String {
-    reasons
-        .iter()
-        .find(|(k, _)| k == kind)
-        .map(|(_, r)| r.clone())
-        .unwrap_or_default()
 }
 
 /// Follows the instance plugin's WatchInstances for the group and wakes the loop on every
