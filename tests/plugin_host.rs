@@ -272,3 +272,21 @@ fn json_logs_are_one_object_per_line_on_stderr() {
     assert_eq!(v["level"], "INFO");
     assert_eq!(v["fields"]["message"], "serving");
 }
+
+#[test]
+fn the_healthcheck_subcommand_reports_whether_the_plugin_serves() {
+    let t = TestDir::new();
+    let check = || {
+        run(std::process::Command::new(bin("infrakit-flavor-vanilla"))
+            .arg("healthcheck")
+            .env("INFRAKIT_PLUGINS_DIR", t.plugins()))
+        .status
+        .code()
+    };
+    assert_eq!(check(), Some(1), "nothing serves yet");
+    let mut p = t.start("infrakit-flavor-vanilla", "flavor-vanilla", &[]);
+    assert_eq!(check(), Some(0));
+    p.signal("TERM");
+    p.wait_exit(Duration::from_secs(5));
+    assert_eq!(check(), Some(1));
+}

@@ -56,6 +56,9 @@ pub struct ServeArgs {
 pub enum PluginCommand {
     /// Print the version as JSON: {"name","revision","type","version"}.
     Version,
+    /// Ask the plugin serving at --listen (or its default socket) whether it is healthy
+    /// (grpc.health.v1); exit 0 when SERVING, 1 otherwise. For container health checks.
+    Healthcheck,
 }
 
 /// Handles a plugin binary's subcommand, if one was given. Returns true when the process should
@@ -74,7 +77,77 @@ pub fn handle_command(
             );
             true
         }
+        Some(PluginCommand::Healthcheck) => {
+            let code = healthcheck(args, kind);
+            std::process::exit(code);
+        }
         None => false,
+    }
+}
+
+/// How long a health check may take.
+const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Checks the plugin's own listener; returns the exit code.
+fn healthcheck(args: &ServeArgs, kind: &str) -> i32 {
+    let name = args.name.clone().unwrap_or_else(|| kind.to_string());
+    let addr = match &args.listen {
+        Some(l) => match ListenAddr::parse(l) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("unhealthy: invalid --listen: {e}");
+                return 1;
+            }
+        },
+        None => ListenAddr::Unix(plugins_dir::socket_path(
+            &plugins_dir::for_client(args.plugins_dir.as_deref()),
+            &name,
+        )),
+    };
+    let tls = args.tls_cert.is_some();
+    let opts = crate::dial::DialOptions {
+        tls: tls.then(|| crate::tls::ClientTlsFiles {
+            ca: args.tls_cert.clone(),
+            domain: Some("localhost".into()),
+            ..Default::default()
+        }),
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        eprintln!("unhealthy: cannot start a runtime");
+        return 1;
+    };
+    let verdict = rt.block_on(async {
+        tokio::time::timeout(HEALTHCHECK_TIMEOUT, async {
+            let ch = crate::dial::connect(&addr, tls, &opts)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut h = tonic_health::pb::health_client::HealthClient::new(ch);
+            h.check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().status)
+            .map_err(|s| s.message().to_string())
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {HEALTHCHECK_TIMEOUT:?}")))
+    });
+    match verdict {
+        Ok(s) if s == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 => {
+            println!("serving");
+            0
+        }
+        Ok(s) => {
+            eprintln!("unhealthy: status {s} at {addr}");
+            1
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            1
+        }
     }
 }
 
