@@ -18,12 +18,7 @@ fn spec(props: &[u8], tags: &[(&str, &str)]) -> InstanceSpec {
 #[test]
 fn bad_json_properties_are_refused_naming_the_field_and_nothing_is_created() {
     let t = TestDir::new();
-    let inst = t.join("inst");
-    let _p = t.start(
-        "infrakit-instance-file",
-        "instance-file",
-        &["--dir", &inst.display().to_string()],
-    );
+    let (_p, inst) = t.start_file_plugin();
     let sock = t.socket("instance-file");
     let st = rt()
         .block_on(async {
@@ -52,12 +47,7 @@ fn bad_json_properties_are_refused_naming_the_field_and_nothing_is_created() {
 #[test]
 fn a_deleted_instance_file_is_reported_gone_to_watchers_at_once() {
     let t = TestDir::new();
-    let inst = t.join("inst");
-    let _p = t.start(
-        "infrakit-instance-file",
-        "instance-file",
-        &["--dir", &inst.display().to_string()],
-    );
+    let (_p, inst) = t.start_file_plugin();
     let sock = t.socket("instance-file");
     let runtime = rt();
     runtime.block_on(async {

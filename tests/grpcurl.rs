@@ -18,12 +18,7 @@ fn grpcurl(sock: &std::path::Path, flags: &[&str], tail: &[&str]) -> std::proces
 #[test]
 fn grpcurl_lists_services_through_reflection_and_provisions_an_instance() {
     let t = TestDir::new();
-    let inst = t.join("inst");
-    let _p = t.start(
-        "infrakit-instance-file",
-        "instance-file",
-        &["--dir", &inst.display().to_string()],
-    );
+    let (_p, inst) = t.start_file_plugin();
     let sock = t.socket("instance-file");
 
     let out = grpcurl(&sock, &[], &["list"]);

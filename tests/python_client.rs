@@ -6,12 +6,7 @@ use std::process::Command;
 #[test]
 fn a_python_client_generated_from_proto_provisions_and_destroys_an_instance() {
     let t = TestDir::new();
-    let inst = t.join("inst");
-    let _p = t.start(
-        "infrakit-instance-file",
-        "instance-file",
-        &["--dir", &inst.display().to_string()],
-    );
+    let (_p, inst) = t.start_file_plugin();
     let out_dir = t.join("py");
     std::fs::create_dir_all(&out_dir).unwrap();
     let out = run(Command::new(tool("python")).args([
