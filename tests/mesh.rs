@@ -8,6 +8,7 @@
 
 mod support;
 
+mod compose;
 mod discovery;
 mod file_plugin;
 mod group;

@@ -197,7 +197,7 @@ async fn list(ctx: &Context) -> Vec<PluginRow> {
                     .into_inner()
                     .plugins
                     .into_iter()
-                    .map(from_entry)
+                    .map(|p| from_entry(p, &ctx.plugins_dir))
                     .collect();
             }
             Err(st) => eprintln!(
@@ -210,8 +210,10 @@ async fn list(ctx: &Context) -> Vec<PluginRow> {
     scan(ctx).await
 }
 
-/// A discovery entry as a row; SPIs arrive as `name@version`.
-pub fn from_entry(p: PluginEntry) -> PluginRow {
+/// A discovery entry as a row; SPIs arrive as `name@version`. A socket plugin's endpoint is
+/// shown in our view of the plugins directory `dir` (discovery may run in a container that
+/// mounts it elsewhere).
+pub fn from_entry(p: PluginEntry, dir: &std::path::Path) -> PluginRow {
     let health = match PluginHealth::try_from(p.health) {
         Ok(PluginHealth::Serving) => "serving",
         Ok(PluginHealth::NotServing) => "not-serving",
@@ -222,6 +224,14 @@ pub fn from_entry(p: PluginEntry) -> PluginRow {
         Ok(Source::SocketDir) => "socket",
         Ok(Source::Registered) => "registered",
         Ok(Source::Unspecified) | Err(_) => "unknown",
+    };
+    let endpoint = if source == "socket" {
+        format!(
+            "unix://{}",
+            infrakit_runtime::plugins_dir::socket_path(dir, &p.name).display()
+        )
+    } else {
+        p.endpoint
     };
     PluginRow {
         spis: p
@@ -240,7 +250,7 @@ pub fn from_entry(p: PluginEntry) -> PluginRow {
             .collect(),
         name: p.name,
         kind: p.kind,
-        endpoint: p.endpoint,
+        endpoint,
         version: p.version,
         health: health.to_string(),
         source: source.to_string(),

@@ -7,7 +7,8 @@ use crate::registry::Registry;
 use infrakit_runtime::dial::DialOptions;
 use infrakit_runtime::{Shutdown, plugins_dir};
 use infrakit_spi::discovery::v1::{PluginEntry, PluginHealth, Source};
-use notify::{RecursiveMode, Watcher};
+use notify::event::ModifyKind;
+use notify::{EventKind, RecursiveMode, Watcher};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -20,8 +21,23 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(5);
 /// Runs the scanner until shutdown.
 pub async fn run(registry: Arc<Registry>, dir: PathBuf, opts: DialOptions, shutdown: Shutdown) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
-    let watcher = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
-        let _ = tx.try_send(());
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        // Only sockets appearing or going away matter. Reads of the directory (our own listing
+        // included) raise access events; reacting to those would rescan forever.
+        let relevant = match &res {
+            Ok(ev) => {
+                matches!(
+                    ev.kind,
+                    EventKind::Create(_)
+                        | EventKind::Remove(_)
+                        | EventKind::Modify(ModifyKind::Name(_))
+                ) || ev.need_rescan()
+            }
+            Err(_) => true,
+        };
+        if relevant {
+            let _ = tx.try_send(());
+        }
     })
     .and_then(|mut w| w.watch(&dir, RecursiveMode::NonRecursive).map(|()| w));
     if let Err(e) = &watcher {

@@ -201,6 +201,20 @@ impl GroupState {
         }
     }
 
+    /// Many provisions returned their instances: [`GroupState::provision_succeeded`] for each
+    /// `(token, instance_id)`, in one pass over the expectations.
+    pub fn provisions_succeeded<I: IntoIterator<Item = (String, String)>>(&mut self, results: I) {
+        let by_token: std::collections::HashMap<String, String> = results.into_iter().collect();
+        if by_token.is_empty() {
+            return;
+        }
+        for p in &mut self.pending {
+            if let Some(id) = by_token.get(&p.token) {
+                p.instance_id = Some(id.clone());
+            }
+        }
+    }
+
     /// The Destroy (or its Drain) of `id` failed: stop expecting the instance to leave, so that
     /// it is destroyed again after the backoff.
     pub fn destroy_failed(

@@ -30,7 +30,7 @@ impl Events {
     /// An empty log.
     pub fn new() -> Self {
         Self {
-            tx: broadcast::channel(4096).0,
+            tx: broadcast::channel(32_768).0,
             sequence: AtomicU64::new(0),
             recent: Mutex::default(),
         }

@@ -83,9 +83,14 @@ pub async fn execute(
     let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for action in actions {
-        let (spec, plugins, sem) = (spec.clone(), plugins.clone(), sem.clone());
+        // Take the permit before spawning, so at most `parallel` tasks exist at once (a task
+        // waiting for its permit would still hold memory).
+        let Ok(permit) = sem.clone().acquire_owned().await else {
+            break;
+        };
+        let (spec, plugins) = (spec.clone(), plugins.clone());
         set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
+            let _permit = permit;
             let reason = action.reason().to_string();
             (run(&spec, &plugins, action).await, reason)
         });

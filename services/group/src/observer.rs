@@ -224,9 +224,11 @@ async fn check_health(
         let mut client = client.clone();
         let props = props.clone();
         let subtype = name.subtype_or_default().to_string();
-        let sem = sem.clone();
+        let Ok(permit) = sem.clone().acquire_owned().await else {
+            break;
+        };
         set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
+            let _permit = permit;
             let id = d.id.clone();
             let mut req = tonic::Request::new(HealthyRequest {
                 r#type: subtype,

@@ -88,7 +88,7 @@ impl Store {
                 source,
             }
         };
-        let bytes = serde_json::to_vec_pretty(record).map_err(|e| StoreError {
+        let bytes = serde_json::to_vec(record).map_err(|e| StoreError {
             what: "cannot encode the record of",
             path: path.clone(),
             source: std::io::Error::other(e),

@@ -140,6 +140,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
     let mut live = g.live.lock().await;
     let backoff = live.spec.remediation().backoff;
     let ev = mgr.events();
+    let mut succeeded = Vec::new();
     for (o, reason) in outcomes {
         match o {
             Outcome::Provisioned {
@@ -147,7 +148,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
                 id,
                 logical_id,
             } => {
-                live.state.provision_succeeded(&token, id.clone());
+                succeeded.push((token, id.clone()));
                 ev.emit(
                     &g.id,
                     "provisioned",
@@ -220,6 +221,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
             }
         }
     }
+    live.state.provisions_succeeded(succeeded);
     mgr.persist(&g.id, &live);
     Next::After(Duration::ZERO)
 }

@@ -6,7 +6,7 @@ use crate::plugins_dir;
 use crate::tls::{ClientTlsFiles, TlsError, client_config};
 use infrakit_model::{PluginName, suggest};
 use infrakit_spi::discovery::v1::discovery_client::DiscoveryClient;
-use infrakit_spi::discovery::v1::{ListRequest, LookupRequest};
+use infrakit_spi::discovery::v1::{ListRequest, LookupRequest, Source};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint, Uri};
@@ -150,9 +150,16 @@ pub async fn resolve(name: &str, dir: &Path, opts: &DialOptions) -> Result<Resol
         {
             Ok(r) => {
                 if let Some(p) = r.into_inner().plugin {
+                    // A socket plugin is dialled in *our* view of the plugins directory:
+                    // discovery may see the same directory under another path (a container).
+                    let endpoint = if p.source == Source::SocketDir as i32 {
+                        ListenAddr::Unix(socket.clone())
+                    } else {
+                        ListenAddr::parse(&p.endpoint)?
+                    };
                     return Ok(Resolved {
                         name: parsed,
-                        endpoint: ListenAddr::parse(&p.endpoint)?,
+                        endpoint,
                         tls: p.tls,
                     });
                 }

@@ -57,16 +57,19 @@ fn json_lists_full_spi_names_and_versions() {
 
 #[test]
 fn discovery_entries_split_name_and_version() {
-    let r = from_entry(PluginEntry {
-        name: "web".into(),
-        endpoint: "tcp://10.0.0.1:7000".into(),
-        source: Source::Registered as i32,
-        health: PluginHealth::NotServing as i32,
-        spis: vec!["infrakit.instance.v1.Instance@1.0".into()],
-        kind: "instance-docker".into(),
-        version: "0.2.0".into(),
-        ..Default::default()
-    });
+    let r = from_entry(
+        PluginEntry {
+            name: "web".into(),
+            endpoint: "tcp://10.0.0.1:7000".into(),
+            source: Source::Registered as i32,
+            health: PluginHealth::NotServing as i32,
+            spis: vec!["infrakit.instance.v1.Instance@1.0".into()],
+            kind: "instance-docker".into(),
+            version: "0.2.0".into(),
+            ..Default::default()
+        },
+        std::path::Path::new("/p"),
+    );
     assert_eq!(r.health, "not-serving");
     assert_eq!(r.source, "registered");
     assert_eq!(short_spis(&r.spis), "Instance");

@@ -1,0 +1,119 @@
+//! The README's "Deploy with docker-compose" commands, run as written against the local engine.
+
+use crate::support::*;
+use std::process::Command;
+
+/// The README lines between the compose markers.
+fn compose_commands() -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme
+        .find("<!-- compose:begin -->")
+        .expect("compose begin marker");
+    let end = readme
+        .find("<!-- compose:end -->")
+        .expect("compose end marker");
+    readme[start..end]
+        .lines()
+        .skip_while(|l| !l.starts_with("```sh"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Removes whatever the deployment left, also when the test fails half-way.
+struct Teardown;
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        let _ = Command::new("docker-compose")
+            .args([
+                "-f",
+                "deploy/docker-compose.yml",
+                "-p",
+                "infrakit",
+                "down",
+                "-v",
+                "--remove-orphans",
+            ])
+            .current_dir(repo())
+            .output();
+        let _ = Command::new("sh")
+            .args([
+                "-c",
+                "docker rm -f $(docker ps -aq --filter label=infrakit.group=web) 2>/dev/null",
+            ])
+            .output();
+    }
+}
+
+#[test]
+fn the_compose_deployment_heals_resumes_rolls_and_leaves_nothing_behind() {
+    if std::env::var_os("INFRAKIT_SKIP_DOCKER").is_some() {
+        eprintln!("skipped: INFRAKIT_SKIP_DOCKER is set");
+        return;
+    }
+    let _teardown = Teardown;
+    let script = compose_commands();
+    assert!(
+        script.contains("docker-compose -f deploy/docker-compose.yml -p infrakit up -d"),
+        "{script}"
+    );
+    let out = run(Command::new("bash")
+        .args(["-e", "-c", &script])
+        .current_dir(repo())
+        .env_remove("INFRAKIT_PLUGINS_DIR"));
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "the compose commands failed:\n{text}\n{}",
+        stderr(&out)
+    );
+    for name in [
+        "discovery",
+        "group",
+        "instance-docker",
+        "instance-file",
+        "flavor-vanilla",
+    ] {
+        assert!(
+            text.contains(name),
+            "{name} missing from plugin ls:\n{text}"
+        );
+    }
+    // The `docker ps --format '{{.Names}} {{.Image}}'` lines after the roll.
+    let rolled: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("web-") && l.contains(" infrakit-demo/busybox:"))
+        .collect();
+    assert_eq!(rolled.len(), 3, "{text}");
+    assert!(
+        rolled
+            .iter()
+            .all(|l| l.ends_with("infrakit-demo/busybox:2")),
+        "{text}"
+    );
+    let left = |args: &[&str]| stdout(&run(Command::new("docker").args(args)));
+    assert_eq!(
+        left(&[
+            "ps",
+            "-aq",
+            "--filter",
+            "label=com.docker.compose.project=infrakit"
+        ])
+        .trim(),
+        ""
+    );
+    assert_eq!(
+        left(&["ps", "-aq", "--filter", "label=infrakit.group=web"]).trim(),
+        ""
+    );
+    assert_eq!(
+        left(&["volume", "ls", "-q", "--filter", "name=infrakit-"]).trim(),
+        ""
+    );
+    assert_eq!(
+        left(&["network", "ls", "-q", "--filter", "name=infrakit_"]).trim(),
+        ""
+    );
+}
