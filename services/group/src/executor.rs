@@ -80,29 +80,36 @@ pub async fn execute(
     actions: Vec<Action>,
     parallel: usize,
 ) -> Vec<(Outcome, String)> {
-    let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let parallel = parallel.max(1);
     let mut set = tokio::task::JoinSet::new();
+    let mut out = Vec::with_capacity(actions.len());
     for action in actions {
-        // Take the permit before spawning, so at most `parallel` tasks exist at once (a task
-        // waiting for its permit would still hold memory).
-        let Ok(permit) = sem.clone().acquire_owned().await else {
-            break;
-        };
+        // A JoinSet keeps finished tasks until they are joined: join as we go, so at most
+        // `parallel` tasks (and their memory) exist at once.
+        while set.len() >= parallel {
+            join_one(&mut set, &mut out).await;
+        }
         let (spec, plugins) = (spec.clone(), plugins.clone());
         set.spawn(async move {
-            let _permit = permit;
             let reason = action.reason().to_string();
             (run(&spec, &plugins, action).await, reason)
         });
     }
-    let mut out = Vec::new();
-    while let Some(r) = set.join_next().await {
-        match r {
-            Ok(o) => out.push(o),
-            Err(e) => tracing::error!(error = %e, "an action task failed"),
-        }
+    while !set.is_empty() {
+        join_one(&mut set, &mut out).await;
     }
     out
+}
+
+async fn join_one(
+    set: &mut tokio::task::JoinSet<(Outcome, String)>,
+    out: &mut Vec<(Outcome, String)>,
+) {
+    match set.join_next().await {
+        Some(Ok(o)) => out.push(o),
+        Some(Err(e)) => tracing::error!(error = %e, "an action task failed"),
+        None => {}
+    }
 }
 
 async fn run(spec: &GroupSpec, plugins: &Plugins, action: Action) -> Outcome {

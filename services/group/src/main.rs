@@ -30,7 +30,7 @@ struct Cli {
     #[arg(long, default_value = "250ms", value_parser = parse_duration, global = true)]
     poll_interval: Duration,
     /// How often a group is listed when its instance plugin pushes changes (a safety net).
-    #[arg(long, default_value = "10s", value_parser = parse_duration, global = true)]
+    #[arg(long, default_value = "30s", value_parser = parse_duration, global = true)]
     resync_interval: Duration,
     /// How often each instance's health is asked, unless the flavor says when to ask again.
     #[arg(long, default_value = "5s", value_parser = parse_duration, global = true)]

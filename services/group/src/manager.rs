@@ -46,7 +46,7 @@ impl Default for Config {
         Self {
             parallel: 64,
             poll: Duration::from_millis(250),
-            poll_watched: Duration::from_secs(10),
+            poll_watched: Duration::from_secs(30),
             health_every: Duration::from_secs(5),
             describe_timeout: crate::observer::DESCRIBE_TIMEOUT,
         }

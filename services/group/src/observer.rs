@@ -218,17 +218,19 @@ async fn check_health(
         }
     };
     let props = spec.flavor().properties.to_string().into_bytes();
-    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(HEALTH_PARALLEL));
     let mut set = tokio::task::JoinSet::new();
     for d in due {
+        // A JoinSet keeps finished tasks until they are joined: join as we go, so at most
+        // HEALTH_PARALLEL tasks (and their memory) exist at once.
+        while set.len() >= HEALTH_PARALLEL {
+            if let Some(Ok((id, v))) = set.join_next().await {
+                out.insert(id, v);
+            }
+        }
         let mut client = client.clone();
         let props = props.clone();
         let subtype = name.subtype_or_default().to_string();
-        let Ok(permit) = sem.clone().acquire_owned().await else {
-            break;
-        };
         set.spawn(async move {
-            let _permit = permit;
             let id = d.id.clone();
             let mut req = tonic::Request::new(HealthyRequest {
                 r#type: subtype,
