@@ -68,7 +68,7 @@ pub struct Live {
 #[derive(Clone, Debug, Default)]
 struct View {
     status: Option<Status>,
-    seen: Vec<Seen>,
+    seen: Arc<Vec<Seen>>,
     phase: Option<Phase>,
 }
 
@@ -94,11 +94,11 @@ pub struct GroupHandle {
 
 impl GroupHandle {
     /// Records the status and members of the latest pass.
-    pub fn publish(&self, status: &Status, seen: Option<&[Seen]>, _spec: &GroupSpec) {
+    pub fn publish(&self, status: &Status, seen: Option<Arc<Vec<Seen>>>) {
         let mut v = self.view.lock().unwrap_or_else(|e| e.into_inner());
         v.status = Some(status.clone());
         if let Some(seen) = seen {
-            v.seen = seen.to_vec();
+            v.seen = seen;
         }
     }
 

@@ -68,7 +68,8 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
             cfg.health_every,
             cfg.describe_timeout,
         )
-        .await;
+        .await
+        .map(Arc::new);
     let mut live = g.live.lock().await;
     if live.generation != generation {
         return Next::After(Duration::ZERO); // A commit landed meanwhile: observe again.
@@ -80,7 +81,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
         Ok(seen) => plan(&live.spec, &observed(seen), &live.state, t),
         Err(e) => plan_degraded(&live.spec, &live.state, e, t),
     };
-    g.publish(&p.status, seen.as_ref().ok().map(Vec::as_slice), &live.spec);
+    g.publish(&p.status, seen.as_ref().ok().cloned());
     let phase = crate::convert::phase(p.status.phase);
     if let Some(rollback) = p.rollback_to {
         live.spec = rollback;
