@@ -3,24 +3,6 @@
 use crate::support::*;
 use std::process::Command;
 
-/// The README lines between the compose markers.
-fn compose_commands() -> String {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let start = readme
-        .find("<!-- compose:begin -->")
-        .expect("compose begin marker");
-    let end = readme
-        .find("<!-- compose:end -->")
-        .expect("compose end marker");
-    readme[start..end]
-        .lines()
-        .skip_while(|l| !l.starts_with("```sh"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("```"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Removes whatever the deployment left, also when the test fails half-way.
 struct Teardown;
 
@@ -54,7 +36,7 @@ fn the_compose_deployment_heals_resumes_rolls_and_leaves_nothing_behind() {
         return;
     }
     let _teardown = Teardown;
-    let script = compose_commands();
+    let script = readme_block("compose");
     assert!(
         script.contains("docker-compose -f deploy/docker-compose.yml -p infrakit up -d"),
         "{script}"

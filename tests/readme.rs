@@ -3,24 +3,6 @@
 use crate::support::*;
 use std::process::Command;
 
-/// The lines of the README between the tutorial markers (inside the ```sh fence).
-fn tutorial() -> String {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let start = readme
-        .find("<!-- tutorial:begin -->")
-        .expect("tutorial begin marker");
-    let end = readme
-        .find("<!-- tutorial:end -->")
-        .expect("tutorial end marker");
-    readme[start..end]
-        .lines()
-        .skip_while(|l| !l.starts_with("```sh"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("```"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn the_quickstart_commits_a_group_and_converges() {
     let t = TestDir::new();
@@ -59,7 +41,7 @@ fn the_readme_tutorial_runs_as_written() {
         "group",
         &["--state-dir", &format!("{home}/state")],
     );
-    let script = tutorial();
+    let script = readme_block("tutorial");
     assert!(
         script.contains("ikctl group commit deploy/examples/cattle2.json --dry-run"),
         "{script}"

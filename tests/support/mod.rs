@@ -49,6 +49,27 @@ pub fn tool(name: &str) -> PathBuf {
     p
 }
 
+/// The lines of the README's ```sh block between `<!-- NAME:begin -->` and `<!-- NAME:end -->`,
+/// so that tests run the README's commands exactly as written.
+pub fn readme_block(name: &str) -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let begin = format!("<!-- {name}:begin -->");
+    let end = format!("<!-- {name}:end -->");
+    let start = readme
+        .find(&begin)
+        .unwrap_or_else(|| panic!("{begin} missing from README.md"));
+    let stop = readme
+        .find(&end)
+        .unwrap_or_else(|| panic!("{end} missing from README.md"));
+    readme[start..stop]
+        .lines()
+        .skip_while(|l| !l.starts_with("```sh"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A short temporary directory (socket paths must stay under 107 bytes).
 pub struct TestDir {
     dir: tempfile::TempDir,

@@ -13,11 +13,8 @@ use infrakit_model::{Properties, Violation, Violations, tags};
 use infrakit_runtime::{Shutdown, status as st};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::pin::Pin;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use tokio::sync::broadcast::error::RecvError;
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 /// The Docker instance plugin. Cloning is cheap (a shared handle).
@@ -110,8 +107,6 @@ fn checked(
         _ => Err(bad),
     }
 }
-
-type EventStream = Pin<Box<dyn Stream<Item = Result<InstanceEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Instance for DockerInstance {
@@ -260,7 +255,7 @@ impl Instance for DockerInstance {
         Ok(Response::new(DescribeInstancesResponse { instances }))
     }
 
-    type WatchInstancesStream = EventStream;
+    type WatchInstancesStream = infrakit_runtime::watch::InstanceEventStream;
 
     async fn watch_instances(
         &self,
@@ -268,45 +263,10 @@ impl Instance for DockerInstance {
     ) -> Result<Response<Self::WatchInstancesStream>, Status> {
         let req = req.into_inner();
         check_type(&req.r#type)?;
-        let mut rx = self.inner.subscribe();
-        let (tx, out) = tokio::sync::mpsc::channel(256);
-        let shutdown = self.inner.shutdown.clone();
-        let tags = req.tags;
-        tokio::spawn(async move {
-            let resync = InstanceEvent {
-                kind: InstanceEventKind::Resync as i32,
-                instance: None,
-                sequence: 0,
-            };
-            if tx.send(Ok(resync.clone())).await.is_err() {
-                return;
-            }
-            loop {
-                let ev = tokio::select! {
-                    () = shutdown.wait() => break,
-                    () = tx.closed() => break,
-                    ev = rx.recv() => ev,
-                };
-                let ev = match ev {
-                    Ok(ev) if wanted(&ev, &tags) => ev,
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(_)) => resync.clone(),
-                    Err(RecvError::Closed) => break,
-                };
-                if tx.send(Ok(ev)).await.is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(out),
+        Ok(Response::new(infrakit_runtime::watch::instance_events(
+            self.inner.subscribe(),
+            req.tags,
+            self.inner.shutdown.clone(),
         )))
-    }
-}
-
-fn wanted(ev: &InstanceEvent, tags: &HashMap<String, String>) -> bool {
-    match &ev.instance {
-        None => true,
-        Some(i) => tags.iter().all(|(k, v)| i.tags.get(k) == Some(v)),
     }
 }

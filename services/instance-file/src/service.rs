@@ -6,11 +6,7 @@ use infrakit_model::Violations;
 use infrakit_runtime::{Shutdown, status};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
-use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::broadcast::error::RecvError;
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 /// The file instance plugin.
@@ -113,8 +109,6 @@ fn stored_spec(spec: Option<InstanceSpec>) -> Result<StoredSpec, Status> {
     })
 }
 
-type EventStream = Pin<Box<dyn Stream<Item = Result<InstanceEvent, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl Instance for FileInstance {
     async fn validate(
@@ -199,7 +193,7 @@ impl Instance for FileInstance {
         Ok(Response::new(DescribeInstancesResponse { instances }))
     }
 
-    type WatchInstancesStream = EventStream;
+    type WatchInstancesStream = infrakit_runtime::watch::InstanceEventStream;
 
     async fn watch_instances(
         &self,
@@ -207,45 +201,10 @@ impl Instance for FileInstance {
     ) -> Result<Response<Self::WatchInstancesStream>, Status> {
         let req = req.into_inner();
         check_type(&req.r#type)?;
-        let mut rx = self.store.subscribe();
-        let (tx, out) = tokio::sync::mpsc::channel(256);
-        let shutdown = self.shutdown.clone();
-        let tags = req.tags;
-        tokio::spawn(async move {
-            let resync = InstanceEvent {
-                kind: InstanceEventKind::Resync as i32,
-                instance: None,
-                sequence: 0,
-            };
-            if tx.send(Ok(resync.clone())).await.is_err() {
-                return;
-            }
-            loop {
-                let ev = tokio::select! {
-                    () = shutdown.wait() => break,
-                    () = tx.closed() => break,
-                    ev = rx.recv() => ev,
-                };
-                let ev = match ev {
-                    Ok(ev) if wanted(&ev, &tags) => ev,
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(_)) => resync.clone(),
-                    Err(RecvError::Closed) => break,
-                };
-                if tx.send(Ok(ev)).await.is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(out),
+        Ok(Response::new(infrakit_runtime::watch::instance_events(
+            self.store.subscribe(),
+            req.tags,
+            self.shutdown.clone(),
         )))
-    }
-}
-
-fn wanted(ev: &InstanceEvent, tags: &HashMap<String, String>) -> bool {
-    match &ev.instance {
-        None => true,
-        Some(i) => tags.iter().all(|(k, v)| i.tags.get(k) == Some(v)),
     }
 }

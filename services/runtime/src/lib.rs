@@ -17,6 +17,7 @@
 //! - [`status`]: turning violations and input errors into gRPC statuses with field details.
 //! - [`cli`]: the flags every service binary shares, and the `version` subcommand.
 //! - [`register`]: keeping a TCP plugin registered with the discovery service.
+//! - [`watch`]: serving `WatchInstances` from a broadcast of change events.
 
 pub mod cli;
 pub mod dial;
@@ -29,6 +30,7 @@ pub mod shutdown;
 pub mod socket;
 pub mod status;
 pub mod tls;
+pub mod watch;
 
 pub use host::PluginHost;
 pub use listen::ListenAddr;
