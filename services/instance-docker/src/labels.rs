@@ -137,7 +137,7 @@ pub fn state_of(status: &str) -> InstanceState {
 }
 
 /// True when `tags` contains every wanted tag.
-pub fn matches(tags: &BTreeMap<String, String>, wanted: &HashMap<String, String>) -> bool {
+pub fn matches(tags: &HashMap<String, String>, wanted: &HashMap<String, String>) -> bool {
     wanted.iter().all(|(k, v)| tags.get(k) == Some(v))
 }
 

@@ -13,7 +13,7 @@ use infrakit_model::{Properties, Violation, Violations, tags};
 use infrakit_runtime::{Shutdown, status as st};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -246,11 +246,7 @@ impl Instance for DockerInstance {
         let instances = list
             .iter()
             .map(|s| s.describe(overlay.get(&s.id), req.properties))
-            .filter(|d| {
-                let tags: BTreeMap<String, String> =
-                    d.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                labels::matches(&tags, &req.tags)
-            })
+            .filter(|d| labels::matches(&d.tags, &req.tags))
             .collect();
         Ok(Response::new(DescribeInstancesResponse { instances }))
     }

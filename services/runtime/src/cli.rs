@@ -120,20 +120,9 @@ fn healthcheck(args: &ServeArgs, kind: &str) -> i32 {
         return 1;
     };
     let verdict = rt.block_on(async {
-        tokio::time::timeout(HEALTHCHECK_TIMEOUT, async {
-            let ch = crate::dial::connect(&addr, tls, &opts)
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut h = tonic_health::pb::health_client::HealthClient::new(ch);
-            h.check(tonic_health::pb::HealthCheckRequest {
-                service: String::new(),
-            })
+        tokio::time::timeout(HEALTHCHECK_TIMEOUT, crate::dial::health(&addr, tls, &opts))
             .await
-            .map(|r| r.into_inner().status)
-            .map_err(|s| s.message().to_string())
-        })
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {HEALTHCHECK_TIMEOUT:?}")))
+            .unwrap_or_else(|_| Err(format!("no answer within {HEALTHCHECK_TIMEOUT:?}")))
     });
     match verdict {
         Ok(s) if s == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 => {

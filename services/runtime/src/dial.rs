@@ -134,6 +134,25 @@ pub async fn connect(
     }
 }
 
+/// Connects to `addr` and asks for the plugin's overall `grpc.health.v1` status (the raw
+/// `ServingStatus` value). The error says what failed, in words.
+pub async fn health(addr: &ListenAddr, tls: bool, opts: &DialOptions) -> Result<i32, String> {
+    let ch = connect(addr, tls, opts).await.map_err(|e| e.to_string())?;
+    tonic_health::pb::health_client::HealthClient::new(ch)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner().status)
+        .map_err(|s| s.message().to_string())
+}
+
+/// True when the plugin at `addr` answers a health check with SERVING.
+pub async fn serving(addr: &ListenAddr, tls: bool, opts: &DialOptions) -> bool {
+    health(addr, tls, opts).await
+        == Ok(tonic_health::pb::health_check_response::ServingStatus::Serving as i32)
+}
+
 /// Resolves a plugin name: through the discovery service when one is running in `dir`, else
 /// by its socket file in `dir`.
 pub async fn resolve(name: &str, dir: &Path, opts: &DialOptions) -> Result<Resolved, DialError> {

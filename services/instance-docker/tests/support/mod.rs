@@ -110,18 +110,12 @@ pub fn serving(sock: &Path) -> bool {
     if !sock.exists() {
         return false;
     }
-    let sock = sock.to_path_buf();
-    rt().block_on(async move {
-        let addr = infrakit_runtime::ListenAddr::Unix(sock);
-        let Ok(ch) = infrakit_runtime::dial::connect(&addr, false, &Default::default()).await else {
-            return false;
-        };
-        let mut h = tonic_health::pb::health_client::HealthClient::new(ch);
-        matches!(
-            h.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await,
-            Ok(r) if r.get_ref().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-        )
-    })
+    let addr = infrakit_runtime::ListenAddr::Unix(sock.to_path_buf());
+    rt().block_on(infrakit_runtime::dial::serving(
+        &addr,
+        false,
+        &Default::default(),
+    ))
 }
 
 /// A running process, killed when dropped.
