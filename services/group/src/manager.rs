@@ -7,7 +7,7 @@
 //! - Every change to a group's spec or state is persisted before any action it leads to.
 
 use crate::events::Events;
-use crate::observer::{Observer, Seen, observed};
+use crate::observer::{Observation, Observer};
 use crate::plugins::Plugins;
 use crate::store::{Record, Store};
 use crate::{convert, now, worker};
@@ -68,7 +68,7 @@ pub struct Live {
 #[derive(Clone, Debug, Default)]
 struct View {
     status: Option<Status>,
-    seen: Arc<Vec<Seen>>,
+    seen: Arc<Observation>,
     phase: Option<Phase>,
 }
 
@@ -94,7 +94,7 @@ pub struct GroupHandle {
 
 impl GroupHandle {
     /// Records the status and members of the latest pass.
-    pub fn publish(&self, status: &Status, seen: Option<Arc<Vec<Seen>>>) {
+    pub fn publish(&self, status: &Status, seen: Option<Arc<Observation>>) {
         let mut v = self.view.lock().unwrap_or_else(|e| e.into_inner());
         v.status = Some(status.clone());
         if let Some(seen) = seen {
@@ -282,10 +282,10 @@ impl Manager {
             )
             .await
             .map_err(|e| RpcStatus::unavailable(format!("cannot plan the commit: {e}")))?;
-        let obs = observed(&seen);
+        let obs = &seen.observed;
         let existing = self.get(new.id()).ok();
         let Some(g) = existing else {
-            let mut plan = plan_commit(None, &new, &obs, t);
+            let mut plan = plan_commit(None, &new, obs, t);
             if !pretend {
                 adjust(&mut plan.state);
                 let g = self.start(new.clone(), plan.state.clone());
@@ -303,7 +303,7 @@ impl Manager {
             return Ok(plan);
         };
         let mut live = g.live.lock().await;
-        let mut plan = plan_commit(Some((&live.spec, &live.state)), &new, &obs, t);
+        let mut plan = plan_commit(Some((&live.spec, &live.state)), &new, obs, t);
         if !pretend {
             adjust(&mut plan.state);
             live.spec = new;
@@ -496,8 +496,12 @@ impl Manager {
             )
             .await
             .map_err(|e| RpcStatus::unavailable(format!("cannot list the group's members: {e}")))?;
-        let members: std::collections::HashSet<&str> =
-            seen.iter().map(|s| s.observed.id.as_str()).collect();
+        let members: std::collections::HashSet<&str> = seen
+            .observed
+            .instances
+            .iter()
+            .map(|o| o.id.as_str())
+            .collect();
         let strangers: Vec<&String> = ids
             .iter()
             .filter(|i| !members.contains(i.as_str()))

@@ -8,12 +8,14 @@
 use crate::plugins::Plugins;
 use infrakit_group_core::{GroupSpec, Health, InstanceState, Observed, ObservedInstance, Time};
 use infrakit_model::tags;
+use infrakit_spi::flavor::v1::flavor_client::FlavorClient;
 use infrakit_spi::flavor::v1::{Health as SpiHealth, HealthyRequest};
 use infrakit_spi::instance::v1::{
     DescribeInstancesRequest, InstanceDescription, InstanceState as SpiState,
 };
 use std::collections::HashMap;
 use std::time::Duration;
+use tonic::transport::Channel;
 
 /// How long a DescribeInstances may take before the observation fails, by default.
 pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,11 +27,14 @@ pub const HEALTH_PARALLEL: usize = 64;
 pub const MAX_RECHECK: Duration = Duration::from_secs(3600);
 
 /// A flavor's answer about one instance.
-#[derive(Clone, Debug)]
-struct Verdict {
-    health: Health,
-    reason: String,
-    recheck_after: Option<Duration>,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The health.
+    pub health: Health,
+    /// Why, in the flavor's words.
+    pub reason: String,
+    /// When the flavor wants to be asked again (`None`: at the health interval).
+    pub recheck_after: Option<Duration>,
 }
 
 /// What the observer remembers about one instance.
@@ -43,13 +48,49 @@ struct Memory {
     recheck_at: Option<Time>,
 }
 
-/// One instance as last seen, for DescribeGroup.
-#[derive(Clone, Debug)]
-pub struct Seen {
-    /// The planner's view.
-    pub observed: ObservedInstance,
-    /// The instance's tags.
-    pub tags: HashMap<String, String>,
+/// One complete observation of a group, shared (behind an `Arc`) by the planner and
+/// DescribeGroup, so the instances are held once.
+#[derive(Clone, Debug, Default)]
+pub struct Observation {
+    /// The group ID (the value of every member's group tag).
+    pub group: String,
+    /// The planner's view of every member.
+    pub observed: Observed,
+    /// Per member, in the same order, the tags that the planner's view does not already
+    /// carry (the group, config hash and provision token tags are rebuilt from it): for
+    /// cattle none, so no memory is spent on them.
+    pub extra_tags: Vec<Vec<(String, String)>>,
+}
+
+// === impl Observation ===
+
+impl Observation {
+    /// How many members were seen.
+    pub fn len(&self) -> usize {
+        self.observed.instances.len()
+    }
+
+    /// Whether no member was seen.
+    pub fn is_empty(&self) -> bool {
+        self.observed.instances.is_empty()
+    }
+
+    /// Every tag of the member at `index`, as the instance plugin listed it.
+    pub fn tags(&self, index: usize) -> HashMap<String, String> {
+        let Some(o) = self.observed.instances.get(index) else {
+            return HashMap::new();
+        };
+        let extra = self.extra_tags.get(index).map_or(&[][..], Vec::as_slice);
+        let mut out: HashMap<String, String> = extra.iter().cloned().collect();
+        out.insert(tags::GROUP.to_string(), self.group.clone());
+        if let Some(h) = &o.hash {
+            out.insert(tags::CONFIG_HASH.to_string(), h.clone());
+        }
+        if let Some(t) = &o.token {
+            out.insert(tags::PROVISION_TOKEN.to_string(), t.clone());
+        }
+        out
+    }
 }
 
 /// Builds observations of one group and remembers health between them.
@@ -70,67 +111,87 @@ impl Observer {
         now: Time,
         health_every: Duration,
         describe_timeout: Duration,
-    ) -> Result<Vec<Seen>, String> {
+    ) -> Result<Observation, String> {
         let listed = describe(spec, plugins, describe_timeout).await?;
-        let due: Vec<InstanceDescription> = listed
-            .iter()
-            .filter(|d| {
-                self.memory
-                    .get(&d.id)
-                    .and_then(|m| m.recheck_at)
-                    .is_none_or(|t| now >= t)
-            })
-            .cloned()
-            .collect();
-        let verdicts = check_health(spec, plugins, due).await;
-        let mut seen = Vec::with_capacity(listed.len());
-        let mut alive = HashMap::with_capacity(listed.len());
+        let mut instances = Vec::with_capacity(listed.len());
+        let mut extra_tags = Vec::with_capacity(listed.len());
+        // Descriptions are moved, not copied, into the health checks that are due.
+        let mut due = Vec::new();
         for d in listed {
-            let mut m = self.memory.remove(&d.id).unwrap_or(Memory {
+            let mut o = ObservedInstance::new(d.id.clone(), now).with_state(state_of(d.state));
+            let mut extra = Vec::new();
+            for (k, v) in &d.tags {
+                match k.as_str() {
+                    tags::GROUP if v == spec.id() => {}
+                    tags::CONFIG_HASH => o.hash = Some(v.clone()),
+                    tags::PROVISION_TOKEN => o.token = Some(v.clone()),
+                    _ => extra.push((k.clone(), v.clone())),
+                }
+            }
+            o.logical_id = d
+                .logical_id
+                .clone()
+                .or_else(|| d.tags.get(tags::LOGICAL_ID).cloned());
+            let is_due = self
+                .memory
+                .get(&d.id)
+                .and_then(|m| m.recheck_at)
+                .is_none_or(|t| now >= t);
+            if is_due {
+                due.push(d);
+            }
+            instances.push(o);
+            extra_tags.push(extra);
+        }
+        let verdicts = check_health(spec, plugins, due).await;
+        let mut alive = HashMap::with_capacity(instances.len());
+        for o in &mut instances {
+            let mut m = self.memory.remove(&o.id).unwrap_or(Memory {
                 first_seen: now,
                 health: Health::Unknown,
                 since: now,
                 reason: String::new(),
                 recheck_at: None,
             });
-            if let Some(v) = verdicts.get(&d.id) {
+            if let Some(v) = verdicts.get(&o.id) {
                 if v.health != m.health {
                     m.since = now;
                 }
                 m.health = v.health;
                 m.reason.clone_from(&v.reason);
-                m.recheck_at =
-                    Some(now.after(v.recheck_after.unwrap_or(health_every).min(MAX_RECHECK)));
+                m.recheck_at = Some(recheck_at(v, now, health_every));
             }
-            let logical_id = d
-                .logical_id
-                .clone()
-                .or_else(|| d.tags.get(tags::LOGICAL_ID).cloned());
-            let mut o = ObservedInstance::new(d.id.clone(), m.first_seen)
-                .with_health(m.health, m.since)
-                .with_state(state_of(d.state));
+            o.first_seen = m.first_seen;
+            o.health = m.health;
+            o.health_since = m.since;
             o.health_reason.clone_from(&m.reason);
-            if let Some(h) = d.tags.get(tags::CONFIG_HASH) {
-                o = o.with_hash(h.clone());
-            }
-            if let Some(t) = d.tags.get(tags::PROVISION_TOKEN) {
-                o = o.with_token(t.clone());
-            }
-            if let Some(l) = logical_id {
-                o = o.with_logical_id(l);
-            }
-            alive.insert(d.id.clone(), m);
-            seen.push(Seen {
-                observed: o,
-                tags: d.tags,
-            });
+            alive.insert(o.id.clone(), m);
         }
         self.memory = alive;
-        Ok(seen)
+        Ok(Observation {
+            group: spec.id().to_string(),
+            observed: Observed::new(instances),
+            extra_tags,
+        })
     }
 }
 
 impl Observer {
+    /// Records a verdict asked outside an observation (right after a provision), so the next
+    /// observation does not ask again before it is due.
+    pub fn prime(&mut self, id: &str, v: &Verdict, now: Time, health_every: Duration) {
+        self.memory.insert(
+            id.to_string(),
+            Memory {
+                first_seen: now,
+                health: v.health,
+                since: now,
+                reason: v.reason.clone(),
+                recheck_at: Some(recheck_at(v, now, health_every)),
+            },
+        );
+    }
+
     /// How long until the next instance's health is due to be asked again, if any.
     pub fn next_recheck(&self, now: Time) -> Option<Duration> {
         self.memory
@@ -145,11 +206,6 @@ impl Observer {
                 }
             })
     }
-}
-
-/// The planner's input from what was seen.
-pub fn observed(seen: &[Seen]) -> Observed {
-    Observed::new(seen.iter().map(|s| s.observed.clone()).collect())
 }
 
 /// DescribeInstances filtered by the group tag.
@@ -232,33 +288,7 @@ async fn check_health(
         let subtype = name.subtype_or_default().to_string();
         set.spawn(async move {
             let id = d.id.clone();
-            let mut req = tonic::Request::new(HealthyRequest {
-                r#type: subtype,
-                properties: props,
-                instance: Some(d),
-            });
-            req.set_timeout(HEALTH_TIMEOUT);
-            let verdict = match client.healthy(req).await {
-                Ok(r) => {
-                    let r = r.into_inner();
-                    let h = match r.health() {
-                        SpiHealth::Healthy => Health::Healthy,
-                        SpiHealth::Unhealthy => Health::Unhealthy,
-                        SpiHealth::Unknown => Health::Unknown,
-                    };
-                    let recheck_after = r.recheck_after.and_then(|d| Duration::try_from(d).ok());
-                    Verdict {
-                        health: h,
-                        reason: r.reason,
-                        recheck_after,
-                    }
-                }
-                Err(st) => Verdict {
-                    health: Health::Unknown,
-                    reason: format!("Healthy failed: {}", st.message()),
-                    recheck_after: None,
-                },
-            };
+            let verdict = ask(&mut client, subtype, props, d).await;
             (id, verdict)
         });
     }
@@ -268,6 +298,47 @@ async fn check_health(
         }
     }
     out
+}
+
+/// When a verdict is due to be asked again.
+fn recheck_at(v: &Verdict, now: Time, health_every: Duration) -> Time {
+    now.after(v.recheck_after.unwrap_or(health_every).min(MAX_RECHECK))
+}
+
+/// Asks the flavor about one instance; a failed or timed-out call is an Unknown verdict.
+pub async fn ask(
+    client: &mut FlavorClient<Channel>,
+    subtype: String,
+    properties: Vec<u8>,
+    instance: InstanceDescription,
+) -> Verdict {
+    let mut req = tonic::Request::new(HealthyRequest {
+        r#type: subtype,
+        properties,
+        instance: Some(instance),
+    });
+    req.set_timeout(HEALTH_TIMEOUT);
+    match client.healthy(req).await {
+        Ok(r) => {
+            let r = r.into_inner();
+            let health = match r.health() {
+                SpiHealth::Healthy => Health::Healthy,
+                SpiHealth::Unhealthy => Health::Unhealthy,
+                SpiHealth::Unknown => Health::Unknown,
+            };
+            let recheck_after = r.recheck_after.and_then(|d| Duration::try_from(d).ok());
+            Verdict {
+                health,
+                reason: r.reason,
+                recheck_after,
+            }
+        }
+        Err(st) => Verdict {
+            health: Health::Unknown,
+            reason: format!("Healthy failed: {}", st.message()),
+            recheck_after: None,
+        },
+    }
 }
 
 fn state_of(s: i32) -> InstanceState {

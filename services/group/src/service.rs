@@ -144,7 +144,7 @@ impl Group for GroupService {
                     Ok(ev)
                         if ev.sequence > last && (req.id.is_empty() || ev.group_id == req.id) =>
                     {
-                        if tx.send(Ok(ev)).await.is_err() {
+                        if tx.send(Ok(GroupEvent::clone(&ev))).await.is_err() {
                             break;
                         }
                     }

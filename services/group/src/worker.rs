@@ -6,7 +6,7 @@
 use crate::executor::{Outcome, execute};
 use crate::manager::{GroupHandle, Manager};
 use crate::now;
-use crate::observer::{Observer, observed};
+use crate::observer::Observer;
 use infrakit_group_core::{Phase, plan, plan_degraded};
 use infrakit_model::tags;
 use infrakit_spi::group::v1::Phase as SpiPhase;
@@ -78,7 +78,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
         drop_orphans(g, &mut live.state, seen, t);
     }
     let p = match &seen {
-        Ok(seen) => plan(&live.spec, &observed(seen), &live.state, t),
+        Ok(seen) => plan(&live.spec, &seen.observed, &live.state, t),
         Err(e) => plan_degraded(&live.spec, &live.state, e, t),
     };
     g.publish(&p.status, seen.as_ref().ok().cloned());
@@ -148,7 +148,9 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
                 token,
                 id,
                 logical_id,
+                verdict,
             } => {
+                observer.prime(&id, &verdict, t, cfg.health_every);
                 succeeded.push((token, id.clone()));
                 ev.emit(
                     &g.id,
@@ -232,7 +234,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
 fn drop_orphans(
     g: &GroupHandle,
     state: &mut infrakit_group_core::GroupState,
-    seen: &[crate::observer::Seen],
+    seen: &crate::observer::Observation,
     t: infrakit_group_core::Time,
 ) {
     let mut settle = g
@@ -245,8 +247,10 @@ fn drop_orphans(
     }
     *settle = None;
     let listed: std::collections::HashSet<&str> = seen
+        .observed
+        .instances
         .iter()
-        .filter_map(|s| s.observed.token.as_deref())
+        .filter_map(|o| o.token.as_deref())
         .collect();
     let before = state.pending.len();
     state

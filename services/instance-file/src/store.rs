@@ -107,20 +107,32 @@ impl Store {
             spec,
             created_ms: now_ms(),
         };
-        let mut index = self.write();
+        // The file is written under a temporary name without the lock (provisions write in
+        // parallel); only linking it into place and indexing it happen under the lock, so the
+        // watcher finds it indexed and never reads it back.
         loop {
             record.id = format!("{ID_PREFIX}{}", infrakit_runtime::socket::random_hex(8));
-            match self.write_new(&record) {
-                Ok(ino) => {
+            let (tmp, ino) = self.write_tmp(&record)?;
+            let path = self.path_of(&record.id);
+            let linked = {
+                let mut index = self.write();
+                let linked = std::fs::hard_link(&tmp, &path);
+                if linked.is_ok() {
                     self.upsert(&mut index, record.clone(), ino);
-                    return Ok(record);
                 }
-                Err(StoreError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
-                {
-                    continue;
+                linked
+            };
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => return Ok(record),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(source) => {
+                    return Err(StoreError::Io {
+                        what: "cannot create",
+                        path,
+                        source,
+                    });
                 }
-                Err(e) => return Err(e),
             }
         }
     }
@@ -183,6 +195,13 @@ impl Store {
         let Some(id) = id_of_file_name(file_name) else {
             return;
         };
+        // Most notifications are about our own writes, already indexed: check that under the
+        // shared lock, so they do not queue behind (or hold up) provisions.
+        if let Ok(meta) = std::fs::metadata(self.path_of(id))
+            && self.read().get(id).is_some_and(|e| e.ino == meta.ino())
+        {
+            return;
+        }
         let mut index = self.write();
         self.refresh(&mut index, id);
     }
@@ -296,25 +315,31 @@ impl Store {
         serde_json::to_vec_pretty(record).map_err(|e| StoreError::Encode(record.id.clone(), e))
     }
 
-    /// Writes a new file; fails with `AlreadyExists` if the ID is taken. Returns its inode.
-    fn write_new(&self, record: &Record) -> Result<u64, StoreError> {
+    /// Writes `record` to a new temporary file; returns its path and inode.
+    fn write_tmp(&self, record: &Record) -> Result<(PathBuf, u64), StoreError> {
+        use std::io::Write;
         let tmp = self.tmp_path();
-        let path = self.path_of(&record.id);
-        let io = |what, p: &Path| {
-            let p = p.to_path_buf();
+        let io = |what| {
+            let p = tmp.clone();
             move |source| StoreError::Io {
                 what,
                 path: p,
                 source,
             }
         };
-        std::fs::write(&tmp, Self::encode(record)?).map_err(io("cannot write", &tmp))?;
-        let linked = std::fs::hard_link(&tmp, &path).map_err(io("cannot create", &path));
-        let _ = std::fs::remove_file(&tmp);
-        linked?;
-        Ok(std::fs::metadata(&path)
-            .map_err(io("cannot stat", &path))?
-            .ino())
+        let bytes = Self::encode(record)?;
+        let mut f = std::fs::File::create_new(&tmp).map_err(io("cannot create"))?;
+        let written = f
+            .write_all(&bytes)
+            .and_then(|()| f.metadata())
+            .map_err(io("cannot write"));
+        match written {
+            Ok(meta) => Ok((tmp, meta.ino())),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
     }
 
     /// Replaces an existing file atomically. Returns the new inode.

@@ -27,17 +27,31 @@ pub async fn run(setup: &Setup, sizes: &Sizes) -> anyhow::Result<Part> {
         let mut commits = Vec::new();
         let mut files = Vec::new();
         let mut events = Vec::new();
+        let mut cpus = Vec::new();
         for run in 1..=sizes.runs {
             let c = scenarios::converge(setup, n, &[], sizes.patience).await?;
             let on_disk = c.mesh.instance_files();
+            let cpu: Vec<String> = scenarios::CPU_SERVICES
+                .iter()
+                .zip(&c.cpu)
+                .map(|(name, d)| format!("{name} {}", fmt_duration(*d)))
+                .collect();
             progress(format!(
-                "converge 0 → {n}: run {run}/{}: {} (CommitGroup {}; {on_disk} instance files; watch reopened {}x; events: {})",
+                "converge 0 → {n}: run {run}/{}: {} (CommitGroup {}; {on_disk} instance files; watch reopened {}x; CPU: {}; events: {})",
                 sizes.runs,
                 fmt_duration(c.elapsed),
                 fmt_duration(c.commit),
                 c.waiter.resubscribed,
+                cpu.join(", "),
                 c.breakdown
             ));
+            cpus.push(
+                scenarios::CPU_SERVICES
+                    .iter()
+                    .zip(&c.cpu)
+                    .map(|(name, d)| (name.to_string(), json!(ms(*d))))
+                    .collect::<serde_json::Map<_, _>>(),
+            );
             samples.push(c.elapsed);
             commits.push(c.commit);
             files.push(on_disk);
@@ -62,6 +76,7 @@ pub async fn run(setup: &Setup, sizes: &Sizes) -> anyhow::Result<Part> {
             "commit_ms": commits.iter().map(|d| ms(*d)).collect::<Vec<_>>(),
             "instance_files": files,
             "events": events,
+            "cpu_ms": cpus,
         }));
     }
     Ok(Part {

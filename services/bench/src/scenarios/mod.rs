@@ -8,7 +8,7 @@ pub mod rolling;
 pub mod rpc;
 
 use crate::mesh::Setup;
-use crate::mesh::{FLAVOR, INSTANCE, Mesh};
+use crate::mesh::{FLAVOR, GROUP, INSTANCE, Mesh};
 use crate::wait::{Waiter, converged};
 use anyhow::Context;
 use infrakit_spi::group::v1::group_client::GroupClient;
@@ -66,6 +66,20 @@ pub struct Converged {
     pub commit: Duration,
     /// When the group's events arrived, relative to the commit.
     pub breakdown: String,
+    /// CPU time (user + system) each service spent from the commit to Converged, in the
+    /// order of [`CPU_SERVICES`]: unlike wall time, it hardly moves when the machine is busy.
+    pub cpu: Vec<Duration>,
+}
+
+/// The services whose CPU time a converge reports.
+pub const CPU_SERVICES: [&str; 3] = [GROUP, INSTANCE, FLAVOR];
+
+/// The CPU time of each of [`CPU_SERVICES`] so far.
+fn cpu_times(mesh: &Mesh) -> anyhow::Result<Vec<Duration>> {
+    CPU_SERVICES
+        .iter()
+        .map(|n| crate::procfs::cpu_time(mesh.pid(n)?))
+        .collect()
 }
 
 /// Starts a standard mesh and converges the bench group at `size`.
@@ -78,6 +92,7 @@ pub async fn converge(
     let mut mesh = Mesh::standard(setup, group_args).await?;
     let mut client = mesh.group().await?;
     let mut waiter = Waiter::subscribe(mesh.group().await?, GROUP_ID).await?;
+    let cpu_before = cpu_times(&mesh)?;
     let start = Instant::now();
     let hash = commit(&mut client, size, "v1").await?;
     let commit = start.elapsed();
@@ -92,7 +107,13 @@ pub async fn converge(
         }
     };
     let breakdown = crate::wait::breakdown(&waiter.marks, start);
+    let cpu = cpu_times(&mesh)?
+        .iter()
+        .zip(&cpu_before)
+        .map(|(a, b)| a.saturating_sub(*b))
+        .collect();
     Ok(Converged {
+        cpu,
         breakdown,
         elapsed: at.duration_since(start),
         commit,

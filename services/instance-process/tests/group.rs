@@ -1,0 +1,131 @@
+//! A cattle group of processes through the real group controller and vanilla flavor: it
+//! converges, a process killed with kill -9 is replaced, and destroying the group stops every
+//! process.
+
+use crate::support::*;
+use infrakit_spi::group::v1::group_client::GroupClient;
+use infrakit_spi::group::v1::*;
+use rustix::process::Signal;
+use std::collections::BTreeSet;
+use std::time::Instant;
+use tonic::transport::Channel;
+
+struct Group {
+    c: GroupClient<Channel>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Group {
+    fn commit(&mut self, spec: &serde_json::Value) {
+        let req = CommitGroupRequest {
+            spec: Some(GroupSpec {
+                id: spec["ID"].as_str().unwrap().to_string(),
+                properties: spec["Properties"].to_string().into_bytes(),
+            }),
+            pretend: false,
+        };
+        let c = &mut self.c;
+        self.rt
+            .block_on(async { c.commit_group(req).await })
+            .expect("commit");
+    }
+
+    fn converged(&mut self, id: &str, n: u32) -> bool {
+        let c = &mut self.c;
+        let d = self.rt.block_on(async {
+            c.describe_group(DescribeGroupRequest { id: id.into() })
+                .await
+        });
+        d.is_ok_and(|d| {
+            let d = d.into_inner();
+            d.phase == Phase::Converged as i32 && d.actual == n && d.healthy == n
+        })
+    }
+
+    fn destroy(&mut self, id: &str) {
+        let c = &mut self.c;
+        self.rt
+            .block_on(async { c.destroy_group(DestroyGroupRequest { id: id.into() }).await })
+            .expect("destroy group");
+    }
+}
+
+#[test]
+fn a_group_of_processes_converges_heals_a_killed_member_and_is_destroyed() {
+    let mut env = Env::new();
+    env.start_plugin();
+    env.start(
+        &workspace_binary("infrakit-flavor-vanilla"),
+        "flavor-vanilla",
+        &[],
+    );
+    let state = env.join("group-state").display().to_string();
+    env.start(
+        &workspace_binary("infrakit-group"),
+        "group",
+        &["--state-dir", &state, "--health-interval", "200ms"],
+    );
+    let rt = rt();
+    let sock = env.socket("group");
+    let ch = rt.block_on(async {
+        infrakit_runtime::dial::connect(
+            &infrakit_runtime::ListenAddr::Unix(sock),
+            false,
+            &Default::default(),
+        )
+        .await
+        .expect("connect to the group")
+    });
+    let mut g = Group {
+        c: GroupClient::new(ch),
+        rt,
+    };
+    let mut c = env.client();
+    let members = |c: &mut Client| -> BTreeSet<(String, u32)> {
+        c.describe(&[("infrakit.group", "sleepers")])
+            .iter()
+            .map(|d| (d.id.clone(), props(d)["Pid"].as_u64().unwrap_or(0) as u32))
+            .collect()
+    };
+
+    let t = Instant::now();
+    g.commit(&serde_json::json!({
+        "ID": "sleepers",
+        "Properties": {
+            "Allocation": {"Size": 3},
+            "Instance": {"Plugin": PLUGIN, "Properties": {"Command": "exec sleep 1000", "StopGracePeriod": "2s"}},
+            "Flavor": {"Plugin": "flavor-vanilla", "Properties": {}}
+        }
+    }));
+    wait_until("3 processes, group converged", || {
+        members(&mut c).len() == 3
+            && members(&mut c).iter().all(|(_, p)| running(*p))
+            && g.converged("sleepers", 3)
+    });
+    eprintln!(
+        "timing: commit -> 3 processes running and converged in {:?}",
+        t.elapsed()
+    );
+
+    let before = members(&mut c);
+    let (victim, pid) = before.iter().next().unwrap().clone();
+    let t = Instant::now();
+    kill(pid, Signal::KILL);
+    wait_until("the killed process is replaced", || {
+        let now = members(&mut c);
+        now.len() == 3
+            && !now.iter().any(|(id, _)| *id == victim)
+            && now.iter().all(|(_, p)| running(*p))
+            && g.converged("sleepers", 3)
+    });
+    eprintln!(
+        "timing: kill -9 -> replaced and converged in {:?}",
+        t.elapsed()
+    );
+
+    let pids: Vec<u32> = members(&mut c).iter().map(|(_, p)| *p).collect();
+    g.destroy("sleepers");
+    wait_until("every process of the group stopped", || {
+        members(&mut c).is_empty() && pids.iter().all(|p| !running(*p))
+    });
+}
