@@ -2,7 +2,7 @@
 //! outcome. A Provision whose reply is lost or times out is reported as such (not as a
 //! failure): its expectation in the state covers it, and the instance is adopted by its token.
 
-use crate::observer::{Verdict, ask};
+use crate::observer::{Observation, Verdict, ask};
 use crate::plugins::Plugins;
 use infrakit_group_core::spec::Allocation;
 use infrakit_group_core::{Action, DestroyReason, GroupSpec, Health};
@@ -12,6 +12,7 @@ use infrakit_spi::instance::v1::{
     DestroyReason as SpiReason, DestroyRequest, InstanceDescription, InstanceSpec,
     InstanceState as SpiState, LabelRequest, ProvisionRequest,
 };
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::Code;
@@ -83,8 +84,10 @@ pub async fn execute(
     plugins: Plugins,
     actions: Vec<Action>,
     parallel: usize,
+    seen: Option<&Observation>,
 ) -> Vec<(Outcome, String)> {
     let parallel = parallel.max(1);
+    let pass = Arc::new(Pass::new(spec, plugins, &actions, seen));
     let mut set = tokio::task::JoinSet::new();
     let mut out = Vec::with_capacity(actions.len());
     for action in actions {
@@ -93,16 +96,66 @@ pub async fn execute(
         while set.len() >= parallel {
             join_one(&mut set, &mut out).await;
         }
-        let (spec, plugins) = (spec.clone(), plugins.clone());
+        let pass = Arc::clone(&pass);
         set.spawn(async move {
             let reason = action.reason().to_string();
-            (run(&spec, &plugins, action).await, reason)
+            (run(&pass, action).await, reason)
         });
     }
     while !set.is_empty() {
         join_one(&mut set, &mut out).await;
     }
     out
+}
+
+/// What every action of one pass shares, computed once: the Properties serialised, the
+/// allocation, and the tags of the instances to drain (so the flavor can find them).
+struct Pass {
+    spec: Arc<GroupSpec>,
+    plugins: Plugins,
+    instance_properties: Vec<u8>,
+    flavor_properties: Vec<u8>,
+    allocation: SpiAllocation,
+    drained_tags: HashMap<String, HashMap<String, String>>,
+}
+
+impl Pass {
+    fn new(
+        spec: Arc<GroupSpec>,
+        plugins: Plugins,
+        actions: &[Action],
+        seen: Option<&Observation>,
+    ) -> Self {
+        let drained: HashSet<&str> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Destroy {
+                    id, drain: true, ..
+                } => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let drained_tags = seen
+            .filter(|_| !drained.is_empty())
+            .map(|seen| {
+                seen.observed
+                    .instances
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| drained.contains(o.id.as_str()))
+                    .map(|(i, o)| (o.id.clone(), seen.tags(i)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            instance_properties: spec.instance().properties.to_string().into_bytes(),
+            flavor_properties: spec.flavor().properties.to_string().into_bytes(),
+            allocation: allocation(&spec),
+            drained_tags,
+            spec,
+            plugins,
+        }
+    }
 }
 
 async fn join_one(
@@ -116,7 +169,8 @@ async fn join_one(
     }
 }
 
-async fn run(spec: &GroupSpec, plugins: &Plugins, action: Action) -> Outcome {
+async fn run(pass: &Pass, action: Action) -> Outcome {
+    let (spec, plugins) = (&*pass.spec, &pass.plugins);
     match action {
         Action::Provision {
             token,
@@ -124,14 +178,14 @@ async fn run(spec: &GroupSpec, plugins: &Plugins, action: Action) -> Outcome {
             hash,
             sequence,
             ..
-        } => provision(spec, plugins, token, logical_id, hash, sequence).await,
+        } => provision(pass, token, logical_id, hash, sequence).await,
         Action::Destroy {
             id,
             logical_id,
             context,
             drain,
             ..
-        } => destroy(spec, plugins, id, logical_id, context, drain).await,
+        } => destroy(pass, id, logical_id, context, drain).await,
         Action::Label { id, tags, .. } => {
             let name = &spec.instance().plugin;
             let r = async {
@@ -154,13 +208,13 @@ async fn run(spec: &GroupSpec, plugins: &Plugins, action: Action) -> Outcome {
 }
 
 async fn provision(
-    spec: &GroupSpec,
-    plugins: &Plugins,
+    pass: &Pass,
     token: String,
     logical_id: Option<String>,
     hash: String,
     sequence: u64,
 ) -> Outcome {
+    let (spec, plugins) = (&*pass.spec, &pass.plugins);
     let mut group_tags: std::collections::HashMap<String, String> = [
         (tags::GROUP.to_string(), spec.id().to_string()),
         (tags::CONFIG_HASH.to_string(), hash),
@@ -171,7 +225,7 @@ async fn provision(
         group_tags.insert(tags::LOGICAL_ID.to_string(), l.clone());
     }
     let draft = InstanceSpec {
-        properties: spec.instance().properties.to_string().into_bytes(),
+        properties: pass.instance_properties.clone(),
         tags: group_tags.clone(),
         init: String::new(),
         logical_id: logical_id.clone(),
@@ -182,9 +236,9 @@ async fn provision(
         let mut c = plugins.flavor(flavor).await.map_err(|e| e.to_string())?;
         c.prepare(timed(PrepareRequest {
             r#type: flavor.subtype_or_default().to_string(),
-            properties: spec.flavor().properties.to_string().into_bytes(),
+            properties: pass.flavor_properties.clone(),
             spec: Some(draft),
-            allocation: Some(allocation(spec)),
+            allocation: Some(pass.allocation.clone()),
             index: Some(Index {
                 group: spec.id().to_string(),
                 sequence,
@@ -229,8 +283,7 @@ async fn provision(
         Ok(r) => {
             let id = r.into_inner().id;
             let verdict = first_verdict(
-                spec,
-                plugins,
+                pass,
                 InstanceDescription {
                     id: id.clone(),
                     ..described
@@ -264,19 +317,14 @@ async fn provision(
 }
 
 /// Asks the flavor about an instance just provisioned.
-async fn first_verdict(
-    spec: &GroupSpec,
-    plugins: &Plugins,
-    instance: InstanceDescription,
-) -> Verdict {
-    let flavor = &spec.flavor().plugin;
-    match plugins.flavor(flavor).await {
+async fn first_verdict(pass: &Pass, instance: InstanceDescription) -> Verdict {
+    let flavor = &pass.spec.flavor().plugin;
+    match pass.plugins.flavor(flavor).await {
         Ok(mut c) => {
-            let props = spec.flavor().properties.to_string().into_bytes();
             ask(
                 &mut c,
                 flavor.subtype_or_default().to_string(),
-                props,
+                pass.flavor_properties.clone(),
                 instance,
             )
             .await
@@ -290,24 +338,26 @@ async fn first_verdict(
 }
 
 async fn destroy(
-    spec: &GroupSpec,
-    plugins: &Plugins,
+    pass: &Pass,
     id: String,
     logical_id: Option<String>,
     reason: DestroyReason,
     drain: bool,
 ) -> Outcome {
+    let (spec, plugins) = (&*pass.spec, &pass.plugins);
     if drain {
         let flavor = &spec.flavor().plugin;
         let r = async {
             let mut c = plugins.flavor(flavor).await.map_err(|e| e.to_string())?;
             c.drain(timed(DrainRequest {
                 r#type: flavor.subtype_or_default().to_string(),
-                properties: spec.flavor().properties.to_string().into_bytes(),
+                properties: pass.flavor_properties.clone(),
                 instance: Some(InstanceDescription {
                     id: id.clone(),
                     logical_id: logical_id.clone(),
-                    ..Default::default()
+                    tags: pass.drained_tags.get(&id).cloned().unwrap_or_default(),
+                    state: SpiState::Running as i32,
+                    properties: Vec::new(),
                 }),
             }))
             .await

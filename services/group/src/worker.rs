@@ -136,7 +136,14 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
     }
     drop(live);
 
-    let outcomes = execute(spec, mgr.plugins().clone(), p.actions, cfg.parallel).await;
+    let outcomes = execute(
+        spec,
+        mgr.plugins().clone(),
+        p.actions,
+        cfg.parallel,
+        seen.as_ref().ok().map(|s| &**s),
+    )
+    .await;
     let t = now();
     let mut live = g.live.lock().await;
     let backoff = live.spec.remediation().backoff;

@@ -139,6 +139,10 @@ pub fn body(p: &DockerProperties, r: &Request<'_>) -> Result<ContainerCreateBody
             restart_policy: Some(restart),
             nano_cpus: p.nano_cpus,
             memory: p.memory,
+            privileged: p.privileged.then_some(true),
+            cap_add: (!p.cap_add.is_empty()).then(|| p.cap_add.clone()),
+            cap_drop: (!p.cap_drop.is_empty()).then(|| p.cap_drop.clone()),
+            security_opt: (!p.security_opt.is_empty()).then(|| p.security_opt.clone()),
             ..Default::default()
         }),
         ..Default::default()
@@ -219,6 +223,28 @@ mod tests {
         assert_eq!(hc.mounts.unwrap()[0].source, None);
         assert_eq!(b.stop_timeout, Some(3));
         assert_eq!(b.exposed_ports.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn privileges_reach_the_host_config() {
+        let tags = HashMap::new();
+        let p = props(json!({
+            "Image": "x", "Privileged": true, "CapAdd": ["ALL"], "CapDrop": ["SYS_RESOURCE"],
+            "SecurityOpt": ["seccomp=unconfined"]
+        }));
+        let hc = body(&p, &req(&tags, "")).unwrap().host_config.unwrap();
+        assert_eq!(hc.privileged, Some(true));
+        assert_eq!(hc.cap_add.unwrap(), vec!["ALL"]);
+        assert_eq!(hc.cap_drop.unwrap(), vec!["SYS_RESOURCE"]);
+        assert_eq!(hc.security_opt.unwrap(), vec!["seccomp=unconfined"]);
+        let hc = body(&props(json!({"Image": "x"})), &req(&tags, ""))
+            .unwrap()
+            .host_config
+            .unwrap();
+        assert_eq!(
+            (hc.privileged, hc.cap_add, hc.security_opt),
+            (None, None, None)
+        );
     }
 
     #[test]

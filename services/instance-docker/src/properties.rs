@@ -13,7 +13,10 @@
 //!  "RestartPolicy": "no",                   // no (default) | on-failure[:N] | always | unless-stopped
 //!  "Resources": {"CPUs": 0.5, "Memory": "256m"},
 //!  "Hostname": "web" or "HostnameFromLogicalID": true,
-//!  "StopTimeout": "10s"}                    // SIGTERM, then SIGKILL after this long (max 50s)
+//!  "StopTimeout": "10s",                    // SIGTERM, then SIGKILL after this long (max 50s)
+//!  "Privileged": false,                     // docker run --privileged
+//!  "CapAdd": ["NET_ADMIN"], "CapDrop": ["MKNOD"],   // docker run --cap-add / --cap-drop
+//!  "SecurityOpt": ["seccomp=unconfined"]}   // docker run --security-opt
 //! ```
 //!
 //! Field names are exact (as in every InfraKit Properties); an unknown one is refused with the
@@ -43,6 +46,10 @@ pub const FIELDS: &[&str] = &[
     "Hostname",
     "HostnameFromLogicalID",
     "StopTimeout",
+    "Privileged",
+    "CapAdd",
+    "CapDrop",
+    "SecurityOpt",
 ];
 
 /// The fields of `Resources`.
@@ -115,6 +122,14 @@ pub struct DockerProperties {
     pub hostname: Hostname,
     /// Seconds between SIGTERM and SIGKILL when the container is stopped.
     pub stop_timeout: Option<u64>,
+    /// Every capability, every device, no seccomp or AppArmor confinement (`--privileged`).
+    pub privileged: bool,
+    /// Capabilities added (`--cap-add`, e.g. `NET_ADMIN` or `ALL`).
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped (`--cap-drop`).
+    pub cap_drop: Vec<String>,
+    /// Security options (`--security-opt`, e.g. `seccomp=unconfined`).
+    pub security_opt: Vec<String>,
 }
 
 /// Parses Properties found at JSON path `at` (e.g. `$.properties`), collecting every violation.
@@ -225,6 +240,46 @@ pub fn parse(v: &Value, at: &str) -> Result<DockerProperties, Violations> {
                     "write true",
                 ),
             },
+            "Privileged" => match val {
+                Value::Bool(b) => out.privileged = *b,
+                Value::Null => {}
+                other => bad.push(
+                    &path,
+                    format!("must be true or false, found {}", type_name(other)),
+                    "write true",
+                ),
+            },
+            "CapAdd" | "CapDrop" => {
+                let caps = strings(val, &path, &mut bad, "[\"NET_ADMIN\"]").unwrap_or_default();
+                for (i, c) in caps.iter().enumerate() {
+                    if !units::is_capability(c) {
+                        bad.push(
+                            index(&path, i),
+                            format!("{c:?} is not a capability name"),
+                            "write a name such as \"NET_ADMIN\", \"CAP_SYS_ADMIN\" or \"ALL\"",
+                        );
+                    }
+                }
+                if k == "CapAdd" {
+                    out.cap_add = caps;
+                } else {
+                    out.cap_drop = caps;
+                }
+            }
+            "SecurityOpt" => {
+                let opts =
+                    strings(val, &path, &mut bad, "[\"seccomp=unconfined\"]").unwrap_or_default();
+                for (i, o) in opts.iter().enumerate() {
+                    if o.trim().is_empty() {
+                        bad.push(
+                            index(&path, i),
+                            "is empty",
+                            "write an option such as \"seccomp=unconfined\" or \"no-new-privileges\"",
+                        );
+                    }
+                }
+                out.security_opt = opts;
+            }
             "StopTimeout" => {
                 let secs = match val {
                     Value::String(s) => units::whole_seconds(s),

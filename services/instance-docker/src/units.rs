@@ -244,6 +244,12 @@ pub fn is_hostname(s: &str) -> bool {
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
+/// True for a capability name as `docker run --cap-add` takes it: `ALL`, or letters, digits and
+/// `_`, with or without the `CAP_` prefix (case is not significant to the engine).
+pub fn is_capability(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 40 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
 //! The instance directory plus an in-memory index kept in sync with it.
 //!
 //! # Guarantees
-//! - Every write is atomic: a file is written under a temporary name and then linked (new
-//!   instances, which also makes ID collisions impossible) or renamed (labels) into place.
+//! - Every write is atomic: a file is written under a temporary name in [`STAGING`] and then
+//!   linked (new instances, which also makes ID collisions impossible) or renamed (labels) into
+//!   place.
 //! - All changes, ours and those made by others to the directory, go through one lock, so the
 //!   index always matches the newest version of each file, and each change is announced once.
 //! - Instance IDs are random (64 bits), so instances created in the same instant never collide.
@@ -15,6 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::broadcast;
+
+/// The sub-directory where files are written before they are linked or renamed into place.
+pub const STAGING: &str = ".staging";
 
 /// How many change events a slow watcher may fall behind before it is told to resync.
 pub const EVENT_BUFFER: usize = 8192;
@@ -67,6 +71,16 @@ impl Store {
             path: dir.to_path_buf(),
             source,
         })?;
+        // Files are written in a sub-directory first: the watched directory then sees one
+        // notification per new instance (its link) instead of one per step of the write.
+        // Whatever a crash left there is garbage.
+        let staging = dir.join(STAGING);
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).map_err(|source| StoreError::Io {
+            what: "cannot create the staging directory",
+            path: staging.clone(),
+            source,
+        })?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let store = Self {
             dir: dir.to_path_buf(),
@@ -107,22 +121,22 @@ impl Store {
             spec,
             created_ms: now_ms(),
         };
-        // The file is written under a temporary name without the lock (provisions write in
-        // parallel); only linking it into place and indexing it happen under the lock, so the
-        // watcher finds it indexed and never reads it back.
+        // The file is written without the lock (provisions write in parallel); only linking
+        // it into place and indexing it happen under the lock, so the watcher finds it indexed
+        // and never reads it back.
         loop {
             record.id = format!("{ID_PREFIX}{}", infrakit_runtime::socket::random_hex(8));
-            let (tmp, ino) = self.write_tmp(&record)?;
+            let staged = self.stage(&record)?;
             let path = self.path_of(&record.id);
             let linked = {
                 let mut index = self.write();
-                let linked = std::fs::hard_link(&tmp, &path);
+                let linked = staged.link_to(&path);
                 if linked.is_ok() {
-                    self.upsert(&mut index, record.clone(), ino);
+                    self.upsert(&mut index, record.clone(), staged.ino);
                 }
                 linked
             };
-            let _ = std::fs::remove_file(&tmp);
+            staged.discard();
             match linked {
                 Ok(()) => return Ok(record),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -308,36 +322,46 @@ impl Store {
 
     fn tmp_path(&self) -> PathBuf {
         self.dir
-            .join(format!(".tmp-{}", infrakit_runtime::socket::random_hex(8)))
+            .join(STAGING)
+            .join(infrakit_runtime::socket::random_hex(8))
     }
 
     fn encode(record: &Record) -> Result<Vec<u8>, StoreError> {
         serde_json::to_vec_pretty(record).map_err(|e| StoreError::Encode(record.id.clone(), e))
     }
 
-    /// Writes `record` to a new temporary file; returns its path and inode.
-    fn write_tmp(&self, record: &Record) -> Result<(PathBuf, u64), StoreError> {
-        use std::io::Write;
-        let tmp = self.tmp_path();
-        let io = |what| {
-            let p = tmp.clone();
-            move |source| StoreError::Io {
-                what,
-                path: p,
-                source,
-            }
-        };
+    /// Writes `record` to a file that has no name yet: an unnamed `O_TMPFILE` in the
+    /// directory where the file system supports it (then linking it is the only change to the
+    /// directory, and the only notification), else a file in [`STAGING`].
+    fn stage(&self, record: &Record) -> Result<Staged, StoreError> {
         let bytes = Self::encode(record)?;
-        let mut f = std::fs::File::create_new(&tmp).map_err(io("cannot create"))?;
-        let written = f
-            .write_all(&bytes)
-            .and_then(|()| f.metadata())
-            .map_err(io("cannot write"));
-        match written {
-            Ok(meta) => Ok((tmp, meta.ino())),
+        let io = |what, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { what, path, source }
+        };
+        match open_unnamed(&self.dir) {
+            Ok(file) => {
+                let ino = write_all(&file, &bytes).map_err(io("cannot write in", &self.dir))?;
+                return Ok(Staged {
+                    file: Some(file),
+                    path: None,
+                    ino,
+                });
+            }
+            Err(e) if unnamed_unsupported(&e) => {}
+            Err(e) => return Err(io("cannot create a file in", &self.dir)(e)),
+        }
+        let tmp = self.tmp_path();
+        let file = std::fs::File::create_new(&tmp).map_err(io("cannot create", &tmp))?;
+        match write_all(&file, &bytes) {
+            Ok(ino) => Ok(Staged {
+                file: None,
+                path: Some(tmp),
+                ino,
+            }),
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
-                Err(e)
+                Err(io("cannot write", &tmp)(e))
             }
         }
     }
@@ -376,6 +400,69 @@ impl Store {
     fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Entry>> {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A fully written file waiting to be linked into place.
+struct Staged {
+    /// An unnamed file (`O_TMPFILE`), or
+    file: Option<std::fs::File>,
+    /// a file in the staging directory.
+    path: Option<PathBuf>,
+    /// Its inode.
+    ino: u64,
+}
+
+impl Staged {
+    /// Gives the file the name `path`; fails with `AlreadyExists` if the name is taken.
+    fn link_to(&self, path: &Path) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        match (&self.file, &self.path) {
+            (Some(f), _) => rustix::fs::linkat(
+                rustix::fs::CWD,
+                format!("/proc/self/fd/{}", f.as_raw_fd()),
+                rustix::fs::CWD,
+                path,
+                rustix::fs::AtFlags::SYMLINK_FOLLOW,
+            )
+            .map_err(std::io::Error::from),
+            (None, Some(tmp)) => std::fs::hard_link(tmp, path),
+            (None, None) => Err(std::io::Error::other("nothing was staged")),
+        }
+    }
+
+    /// Drops the staged name, if it has one (an unnamed file vanishes when closed).
+    fn discard(self) {
+        if let Some(tmp) = &self.path {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Opens an unnamed file in `dir` (`O_TMPFILE`).
+fn open_unnamed(dir: &Path) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
+        dir,
+        OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )?;
+    Ok(std::fs::File::from(fd))
+}
+
+/// Whether the file system cannot make unnamed files.
+fn unnamed_unsupported(e: &std::io::Error) -> bool {
+    matches!(
+        rustix::io::Errno::from_io_error(e),
+        Some(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL)
+    )
+}
+
+/// Writes `bytes` to `file`; returns its inode.
+fn write_all(mut file: &std::fs::File, bytes: &[u8]) -> std::io::Result<u64> {
+    use std::io::Write;
+    file.write_all(bytes)?;
+    Ok(file.metadata()?.ino())
 }
 
 fn now_ms() -> u64 {
@@ -425,7 +512,12 @@ mod tests {
         assert_eq!(ids.len(), 1000);
         assert_eq!(
             std::fs::read_dir(d.path()).unwrap().count(),
-            1000,
+            1001,
+            "the instance files and the staging directory"
+        );
+        assert_eq!(
+            std::fs::read_dir(d.path().join(STAGING)).unwrap().count(),
+            0,
             "no temporary file is left"
         );
     }

@@ -127,3 +127,29 @@ fn env_accepts_a_map_or_a_list() {
     let p = parse(&json!({"Image": "x", "Env": ["A=1", "B=x=y"]}), "$").unwrap();
     assert_eq!(p.env, vec!["A=1", "B=x=y"]);
 }
+
+#[test]
+fn privileges_are_checked() {
+    let p = parse(
+        &json!({"Image": "x", "Privileged": true, "CapAdd": ["ALL", "CAP_NET_ADMIN"],
+                "CapDrop": ["sys_resource"], "SecurityOpt": ["seccomp=unconfined"]}),
+        "$",
+    )
+    .unwrap();
+    assert!(p.privileged);
+    assert_eq!(p.cap_add, vec!["ALL", "CAP_NET_ADMIN"]);
+    assert_eq!(p.cap_drop, vec!["sys_resource"]);
+    assert_eq!(p.security_opt, vec!["seccomp=unconfined"]);
+    let got = problems(json!({
+        "Image": "x", "Privileged": "yes", "CapAdd": ["NET ADMIN"], "CapDrop": "ALL",
+        "SecurityOpt": [""]
+    }));
+    for want in [
+        "$.properties.Privileged",
+        "$.properties.CapAdd[0]",
+        "$.properties.CapDrop",
+        "$.properties.SecurityOpt[0]",
+    ] {
+        assert!(got.iter().any(|g| g.starts_with(want)), "{want} in {got:?}");
+    }
+}

@@ -1,0 +1,95 @@
+//! `infrakit-instance-terraform`: serves the Terraform instance plugin.
+
+use clap::Parser;
+use infrakit_instance_terraform::terraform::{Config, Terraform};
+use infrakit_instance_terraform::{Engine, KIND, Store, TerraformInstance, Timing, duration};
+use infrakit_runtime::PluginHost;
+use infrakit_runtime::cli::{PluginCommand, ServeArgs, handle_command, run_plugin};
+use infrakit_spi::instance::v1::instance_server::InstanceServer;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An instance plugin whose instances are Terraform resources, one .tf.json file each.
+#[derive(Parser, Debug)]
+#[command(name = "infrakit-instance-terraform", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<PluginCommand>,
+    /// The Terraform working directory (one per plugin; it holds the state).
+    #[arg(long, env = "INFRAKIT_INSTANCE_TERRAFORM_DIR", default_value_os_t = default_dir(), global = true)]
+    dir: PathBuf,
+    /// The terraform command (1.9 or later).
+    #[arg(
+        long,
+        env = "INFRAKIT_TERRAFORM",
+        default_value = "terraform",
+        global = true
+    )]
+    terraform: PathBuf,
+    /// A batch of changes is applied after this long without a new change...
+    #[arg(long, default_value = "500ms", value_parser = duration::parse, global = true)]
+    batch_quiet: Duration,
+    /// ...and at most this long after its first change.
+    #[arg(long, default_value = "5s", value_parser = duration::parse, global = true)]
+    batch_max_wait: Duration,
+    /// How often Terraform refreshes and plans without changes, to notice drift.
+    #[arg(long, default_value = "30s", value_parser = duration::parse, global = true)]
+    refresh_interval: Duration,
+    /// How long to wait for the directory lock and Terraform's state lock.
+    #[arg(long, default_value = "60s", value_parser = duration::parse, global = true)]
+    lock_timeout: Duration,
+    /// How long one terraform command may run before it is interrupted.
+    #[arg(long, default_value = "30m", value_parser = duration::parse, global = true)]
+    command_timeout: Duration,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+fn default_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join(".infrakit/instance-terraform")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if handle_command(
+        cli.command.as_ref(),
+        &cli.serve,
+        KIND,
+        "infrakit.instance.v1.Instance",
+    ) {
+        return ExitCode::SUCCESS;
+    }
+    let timing = Timing {
+        quiet: cli.batch_quiet,
+        max_wait: cli.batch_max_wait,
+        refresh: cli.refresh_interval.max(Duration::from_millis(100)),
+    };
+    let cfg = Config {
+        program: cli.terraform,
+        dir: cli.dir,
+        lock_timeout: cli.lock_timeout,
+        command_timeout: cli.command_timeout,
+    };
+    run_plugin(KIND, cli.serve, |ctx| async move {
+        let store = Arc::new(Store::open(&cfg.dir)?);
+        let tf = Terraform::new(cfg.clone());
+        let version = tf.version().await?;
+        tracing::info!(
+            dir = %cfg.dir.display(),
+            terraform = %cfg.program.display(),
+            version,
+            instances = store.len(),
+            "working directory loaded"
+        );
+        let engine = Engine::new(store.clone(), tf, timing);
+        tokio::spawn(engine.clone().run(ctx.shutdown.clone()));
+        Ok::<_, Box<dyn std::error::Error>>(PluginHost::new(ctx.name, KIND).add_service(
+            InstanceServer::new(TerraformInstance::new(store, engine, ctx.shutdown)),
+        ))
+    })
+}

@@ -1,0 +1,152 @@
+//! A group of two Vagrant machines through the real group controller and vanilla flavor: it
+//! converges, a container removed outside the plugin (`docker rm -f`) is replaced, and
+//! destroying the group removes every container and directory.
+
+use crate::support::*;
+use infrakit_spi::group::v1::group_client::GroupClient;
+use infrakit_spi::group::v1::*;
+use std::collections::BTreeSet;
+use std::time::Instant;
+use tonic::transport::Channel;
+
+struct Group {
+    c: GroupClient<Channel>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Group {
+    fn commit(&mut self, spec: &serde_json::Value) {
+        let req = CommitGroupRequest {
+            spec: Some(GroupSpec {
+                id: spec["ID"].as_str().unwrap().to_string(),
+                properties: spec["Properties"].to_string().into_bytes(),
+            }),
+            pretend: false,
+        };
+        let c = &mut self.c;
+        self.rt
+            .block_on(async { c.commit_group(req).await })
+            .expect("commit");
+    }
+
+    fn describe(&mut self, id: &str) -> Result<DescribeGroupResponse, tonic::Status> {
+        let c = &mut self.c;
+        self.rt
+            .block_on(async {
+                c.describe_group(DescribeGroupRequest { id: id.into() })
+                    .await
+            })
+            .map(tonic::Response::into_inner)
+    }
+
+    fn converged(&mut self, id: &str, n: u32) -> bool {
+        self.describe(id).is_ok_and(|d| {
+            d.phase == Phase::Converged as i32
+                && d.actual == n
+                && d.healthy == n
+                && d.up_to_date == n
+        })
+    }
+}
+
+#[test]
+fn a_group_of_two_converges_heals_and_is_destroyed_without_leftovers() {
+    let Some(mut env) = Env::new("group") else {
+        return;
+    };
+    let image = env.build_image("1");
+    let plugin = env.plugin_name();
+    let group_id = format!("vg-{}", env.id);
+    env.start_plugin(&[]);
+    env.start(
+        &workspace_binary("infrakit-flavor-vanilla"),
+        "flavor-vanilla",
+        &[],
+    );
+    let state = env.join("group-state").display().to_string();
+    env.start(
+        &workspace_binary("infrakit-group"),
+        "group",
+        &["--state-dir", &state, "--health-interval", "200ms"],
+    );
+    let rt = rt();
+    let sock = env.socket("group");
+    let ch = rt.block_on(async {
+        infrakit_runtime::dial::connect(
+            &infrakit_runtime::ListenAddr::Unix(sock),
+            false,
+            &Default::default(),
+        )
+        .await
+        .expect("connect to the group")
+    });
+    let mut g = Group {
+        c: GroupClient::new(ch),
+        rt,
+    };
+    let running = |env: &Env| -> BTreeSet<String> {
+        env.containers()
+            .into_iter()
+            .filter(|(_, s)| s == "running")
+            .map(|(n, _)| n)
+            .collect()
+    };
+
+    let t = Instant::now();
+    g.commit(&serde_json::json!({
+        "ID": group_id,
+        "Properties": {
+            "Allocation": {"Size": 2},
+            "Instance": {"Plugin": plugin, "Properties": {"Image": image, "Memory": 64}},
+            "Flavor": {"Plugin": "flavor-vanilla", "Properties": {
+                "Init": ["trap 'exit 0' TERM", "echo serving", "sleep 3600 & wait"]}}
+        }
+    }));
+    wait_until("2 running machines, group converged", || {
+        running(&env).len() == 2 && g.converged(&group_id, 2)
+    });
+    eprintln!(
+        "timing: commit -> 2 machines running and converged in {:?}",
+        t.elapsed()
+    );
+    assert_eq!(env.instance_dirs().len(), 2);
+    let before = running(&env);
+
+    // A container removed behind the plugin's back: reported gone, replaced by the group.
+    let victim = before.iter().next().unwrap().clone();
+    let t = Instant::now();
+    docker_ok(&["rm", "-f", &victim]);
+    wait_until("the removed machine is replaced", || {
+        let now = running(&env);
+        now.len() == 2
+            && !now.contains(&victim)
+            && g.converged(&group_id, 2)
+            && env.instance_dirs().len() == 2
+            && !env.instance_dirs().contains(&victim)
+    });
+    eprintln!(
+        "timing: docker rm -f -> replaced and converged in {:?}",
+        t.elapsed()
+    );
+
+    // Destroying the group leaves no container and no directory.
+    let t = Instant::now();
+    let c = &mut g.c;
+    g.rt.block_on(async {
+        c.destroy_group(DestroyGroupRequest {
+            id: group_id.clone(),
+        })
+        .await
+    })
+    .expect("destroy group");
+    wait_until("every machine and directory is removed", || {
+        env.containers().is_empty()
+            && env.instance_dirs().is_empty()
+            && g.describe(&group_id)
+                .is_err_and(|s| s.code() == tonic::Code::NotFound)
+    });
+    eprintln!(
+        "timing: destroy group of 2 -> nothing left in {:?}",
+        t.elapsed()
+    );
+}
