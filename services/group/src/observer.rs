@@ -75,6 +75,18 @@ impl Observation {
         self.observed.instances.is_empty()
     }
 
+    /// The member at `index` as the instance plugin described it (without Properties).
+    pub fn description(&self, index: usize) -> Option<InstanceDescription> {
+        let o = self.observed.instances.get(index)?;
+        Some(InstanceDescription {
+            id: o.id.clone(),
+            logical_id: o.logical_id.clone(),
+            tags: self.tags(index),
+            properties: Vec::new(),
+            state: spi_state(o.state) as i32,
+        })
+    }
+
     /// Every tag of the member at `index`, as the instance plugin listed it.
     pub fn tags(&self, index: usize) -> HashMap<String, String> {
         let Some(o) = self.observed.instances.get(index) else {
@@ -115,7 +127,8 @@ impl Observer {
         let listed = describe(spec, plugins, describe_timeout).await?;
         let mut instances = Vec::with_capacity(listed.len());
         let mut extra_tags = Vec::with_capacity(listed.len());
-        // Descriptions are moved, not copied, into the health checks that are due.
+        // The members whose health is due, by index: their descriptions are rebuilt a few at a
+        // time when asked, so the listing is not held while the flavor is asked.
         let mut due = Vec::new();
         for d in listed {
             let mut o = ObservedInstance::new(d.id.clone(), now).with_state(state_of(d.state));
@@ -138,14 +151,19 @@ impl Observer {
                 .and_then(|m| m.recheck_at)
                 .is_none_or(|t| now >= t);
             if is_due {
-                due.push(d);
+                due.push(instances.len());
             }
             instances.push(o);
             extra_tags.push(extra);
         }
-        let verdicts = check_health(spec, plugins, due).await;
-        let mut alive = HashMap::with_capacity(instances.len());
-        for o in &mut instances {
+        let mut observation = Observation {
+            group: spec.id().to_string(),
+            observed: Observed::new(instances),
+            extra_tags,
+        };
+        let verdicts = check_health(spec, plugins, &observation, due).await;
+        let mut alive = HashMap::with_capacity(observation.len());
+        for (i, o) in observation.observed.instances.iter_mut().enumerate() {
             let mut m = self.memory.remove(&o.id).unwrap_or(Memory {
                 first_seen: now,
                 health: Health::Unknown,
@@ -153,7 +171,7 @@ impl Observer {
                 reason: String::new(),
                 recheck_at: None,
             });
-            if let Some(v) = verdicts.get(&o.id) {
+            if let Some(v) = verdicts.get(&i) {
                 if v.health != m.health {
                     m.since = now;
                 }
@@ -168,11 +186,7 @@ impl Observer {
             alive.insert(o.id.clone(), m);
         }
         self.memory = alive;
-        Ok(Observation {
-            group: spec.id().to_string(),
-            observed: Observed::new(instances),
-            extra_tags,
-        })
+        Ok(observation)
     }
 }
 
@@ -249,8 +263,9 @@ async fn describe(
 async fn check_health(
     spec: &GroupSpec,
     plugins: &Plugins,
-    due: Vec<InstanceDescription>,
-) -> HashMap<String, Verdict> {
+    seen: &Observation,
+    due: Vec<usize>,
+) -> HashMap<usize, Verdict> {
     let mut out = HashMap::with_capacity(due.len());
     if due.is_empty() {
         return out;
@@ -260,9 +275,9 @@ async fn check_health(
         Ok(c) => c,
         Err(e) => {
             let reason = format!("flavor plugin {:?}: {e}", name.lookup);
-            for d in due {
+            for i in due {
                 out.insert(
-                    d.id,
+                    i,
                     Verdict {
                         health: Health::Unknown,
                         reason: reason.clone(),
@@ -275,7 +290,10 @@ async fn check_health(
     };
     let props = spec.flavor().properties.to_string().into_bytes();
     let mut set = tokio::task::JoinSet::new();
-    for d in due {
+    for i in due {
+        let Some(d) = seen.description(i) else {
+            continue;
+        };
         // A JoinSet keeps finished tasks until they are joined: join as we go, so at most
         // HEALTH_PARALLEL tasks (and their memory) exist at once.
         while set.len() >= HEALTH_PARALLEL {
@@ -286,11 +304,7 @@ async fn check_health(
         let mut client = client.clone();
         let props = props.clone();
         let subtype = name.subtype_or_default().to_string();
-        set.spawn(async move {
-            let id = d.id.clone();
-            let verdict = ask(&mut client, subtype, props, d).await;
-            (id, verdict)
-        });
+        set.spawn(async move { (i, ask(&mut client, subtype, props, d).await) });
     }
     while let Some(r) = set.join_next().await {
         if let Ok((id, v)) = r {
@@ -338,6 +352,16 @@ pub async fn ask(
             reason: format!("Healthy failed: {}", st.message()),
             recheck_after: None,
         },
+    }
+}
+
+fn spi_state(s: InstanceState) -> SpiState {
+    match s {
+        InstanceState::Unknown => SpiState::Unspecified,
+        InstanceState::Pending => SpiState::Pending,
+        InstanceState::Running => SpiState::Running,
+        InstanceState::Terminating => SpiState::Terminating,
+        InstanceState::Failed => SpiState::Failed,
     }
 }
 

@@ -22,6 +22,8 @@ fn published(size: u32) -> Option<(&'static str, &'static str, Duration)> {
 pub async fn run(setup: &Setup, sizes: &Sizes) -> anyhow::Result<Part> {
     let mut rows = Vec::new();
     let mut details = Vec::new();
+    // Every run's files stay on disk until the scenario is over (see `Mesh::into_dir`).
+    let mut kept = Vec::new();
     for &n in &sizes.converge {
         let mut samples = Vec::new();
         let mut commits = Vec::new();
@@ -56,6 +58,7 @@ pub async fn run(setup: &Setup, sizes: &Sizes) -> anyhow::Result<Part> {
             commits.push(c.commit);
             files.push(on_disk);
             events.push(c.breakdown);
+            kept.push(c.mesh.into_dir());
         }
         let m = median(&samples);
         let (infrakit, target, met) = match published(n) {
@@ -79,6 +82,7 @@ pub async fn run(setup: &Setup, sizes: &Sizes) -> anyhow::Result<Part> {
             "cpu_ms": cpus,
         }));
     }
+    drop(kept);
     Ok(Part {
         rows,
         details: json!(details),
