@@ -263,3 +263,89 @@ fn version_and_completions_work_without_any_plugin() {
     assert_eq!(code(&out), 0);
     assert!(stdout(&out).contains("ikctl"));
 }
+
+#[test]
+fn every_plugin_of_the_workspace_shows_in_plugin_ls_with_its_spi_and_health() {
+    let t = TestDir::new();
+    let dir = |d: &str| t.join(d).display().to_string();
+    let terraform =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tools/bin/terraform");
+    assert!(
+        terraform.exists(),
+        "{} is missing: run bash tests/setup/terraform.sh",
+        terraform.display()
+    );
+    let mut plugins = vec![
+        t.start(
+            "infrakit-instance-file",
+            "instance-file",
+            &["--dir", &dir("file")],
+        ),
+        t.start(
+            "infrakit-instance-process",
+            "instance-process",
+            &["--dir", &dir("proc")],
+        ),
+        t.start(
+            "infrakit-instance-terraform",
+            "instance-terraform",
+            &[
+                "--dir",
+                &dir("tf"),
+                "--terraform",
+                &terraform.display().to_string(),
+            ],
+        ),
+        t.start(
+            "infrakit-instance-vagrant",
+            "instance-vagrant",
+            &["--dir", &dir("vagrant")],
+        ),
+        t.start("infrakit-flavor-vanilla", "flavor-vanilla", &[]),
+        t.start("infrakit-flavor-zookeeper", "flavor-zookeeper", &[]),
+        t.start("infrakit-group", "group", &["--state-dir", &dir("state")]),
+    ];
+    // The Docker plugins need an engine to start.
+    let docker = std::env::var_os("INFRAKIT_SKIP_DOCKER").is_none();
+    if docker {
+        plugins.push(t.start("infrakit-instance-docker", "instance-docker", &[]));
+        plugins.push(t.start("infrakit-flavor-swarm", "flavor-swarm", &[]));
+    }
+    let out = t.ikctl(&["plugin", "ls", "-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed: Vec<(String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(p["health"], "serving", "{p}");
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["spis"].to_string(),
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        ("flavor-vanilla", "Flavor"),
+        ("flavor-zookeeper", "Flavor"),
+        ("group", "Group"),
+        ("instance-file", "Instance"),
+        ("instance-process", "Instance"),
+        ("instance-terraform", "Instance"),
+        ("instance-vagrant", "Instance"),
+    ];
+    if docker {
+        expected.push(("flavor-swarm", "Flavor"));
+        expected.push(("instance-docker", "Instance"));
+        expected.sort();
+    }
+    assert_eq!(
+        listed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        expected.iter().map(|(n, _)| *n).collect::<Vec<_>>()
+    );
+    for ((name, spis), (_, spi)) in listed.iter().zip(&expected) {
+        assert!(spis.contains(spi), "{name} serves {spis}, not {spi}");
+    }
+    drop(plugins);
+}

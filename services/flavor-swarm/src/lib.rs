@@ -5,7 +5,7 @@
 //!
 //! Layout:
 //! - [`properties`]: the flavor Properties (`Role`, `JoinAddresses`, `JoinTimeout`, ...), checked
-//!   with JSON paths; [`units`]: the string formats they use (durations, addresses).
+//!   with JSON paths; [`units`]: the string formats they use (addresses, label names).
 //! - [`link`]: how an instance is matched to its node (tag and engine label names, the link ID).
 //! - [`script`]: the boot script (pure); [`prepare`]: the finished instance spec (pure).
 //! - [`engine`]: connecting to the manager's engine (API version negotiated), errors as statuses.

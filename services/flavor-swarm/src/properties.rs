@@ -15,7 +15,8 @@
 
 use crate::units;
 use infrakit_model::Violations;
-use infrakit_model::json_path::{index, key, type_name};
+use infrakit_model::duration::Syntax;
+use infrakit_model::json_path::{index, key, object, strings, type_name};
 use infrakit_model::suggest::did_you_mean;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -121,17 +122,8 @@ pub fn parse(v: &Value, at: &str, subtype: Option<Role>) -> Result<SwarmProperti
         ..Default::default()
     };
     let mut bad = Violations::new();
-    let obj = match v {
-        Value::Null => return Ok(out),
-        Value::Object(o) => o,
-        other => {
-            bad.push(
-                at,
-                format!("must be an object, found {}", type_name(other)),
-                "write {\"Role\": \"worker\"}",
-            );
-            return Err(bad);
-        }
+    let Some(obj) = object(v, at, "write {\"Role\": \"worker\"}")? else {
+        return Ok(out);
     };
     for (k, val) in obj {
         let path = key(at, k);
@@ -139,6 +131,7 @@ pub fn parse(v: &Value, at: &str, subtype: Option<Role>) -> Result<SwarmProperti
             "Role" => role(val, &path, subtype, &mut bad, &mut out),
             "JoinAddresses" => {
                 for (i, a) in strings(val, &path, &mut bad, "[\"10.0.0.2:2377\"]")
+                    .unwrap_or_default()
                     .iter()
                     .enumerate()
                 {
@@ -168,7 +161,9 @@ pub fn parse(v: &Value, at: &str, subtype: Option<Role>) -> Result<SwarmProperti
             "Init" => match val {
                 Value::String(s) => out.init.push(s.clone()),
                 Value::Null => {}
-                Value::Array(_) => out.init = strings(val, &path, &mut bad, "[\"line 1\"]"),
+                Value::Array(_) => {
+                    out.init = strings(val, &path, &mut bad, "[\"line 1\"]").unwrap_or_default();
+                }
                 other => bad.push(
                     &path,
                     format!(
@@ -235,46 +230,12 @@ fn role(
     }
 }
 
-fn strings(v: &Value, path: &str, bad: &mut Violations, example: &str) -> Vec<String> {
-    match v {
-        Value::Null => Vec::new(),
-        Value::Array(items) => {
-            let mut out = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                match item {
-                    Value::String(s) => out.push(s.clone()),
-                    other => bad.push(
-                        index(path, i),
-                        format!("must be a string, found {}", type_name(other)),
-                        "quote it",
-                    ),
-                }
-            }
-            out
-        }
-        other => {
-            bad.push(
-                path,
-                format!("must be a list of strings, found {}", type_name(other)),
-                format!("write {example}"),
-            );
-            Vec::new()
-        }
-    }
-}
-
 fn engine_labels(val: &Value, path: &str, bad: &mut Violations, out: &mut SwarmProperties) {
-    let labels = match val {
-        Value::Object(o) => o,
-        Value::Null => return,
-        other => {
-            bad.push(
-                path,
-                format!("must be an object, found {}", type_name(other)),
-                "write {\"zone\": \"a\"}",
-            );
-            return;
-        }
+    let Some(labels) = bad
+        .record(object(val, path, "write {\"zone\": \"a\"}"))
+        .flatten()
+    else {
+        return;
     };
     for (k, v) in labels {
         let lpath = key(path, k);
@@ -308,10 +269,14 @@ fn engine_labels(val: &Value, path: &str, bad: &mut Violations, out: &mut SwarmP
 fn duration(val: &Value, path: &str, bad: &mut Violations) -> Option<Duration> {
     match val {
         Value::Null => None,
-        Value::String(s) => match units::duration(s) {
+        Value::String(s) => match infrakit_model::duration::parse(s, Syntax::WHOLE) {
             Ok(d) => Some(d),
-            Err(problem) => {
-                bad.push(path, problem, "write a duration such as \"30s\" or \"5m\"");
+            Err(_) => {
+                bad.push(
+                    path,
+                    format!("{s:?} is not a duration"),
+                    "write a duration such as \"30s\" or \"5m\"",
+                );
                 None
             }
         },

@@ -1,42 +1,4 @@
-//! The small string formats the Properties use: durations, addresses, label names.
-
-use std::time::Duration;
-
-/// Parses `"500ms"`, `"30s"`, `"5m"`, `"1h30m"` (units `h`, `m`, `s`, `ms`, combined largest
-/// first or in any order).
-pub fn duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration");
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut ms: u64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.chars().take_while(char::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let (unit, len) = if rest.starts_with("ms") {
-            (1, 2)
-        } else if rest.starts_with('h') {
-            (3_600_000, 1)
-        } else if rest.starts_with('m') {
-            (60_000, 1)
-        } else if rest.starts_with('s') {
-            (1_000, 1)
-        } else {
-            return Err(bad());
-        };
-        rest = &rest[len..];
-        ms = n
-            .checked_mul(unit)
-            .and_then(|x| ms.checked_add(x))
-            .ok_or_else(bad)?;
-    }
-    Ok(Duration::from_millis(ms))
-}
+//! The small string formats the Properties use: addresses and label names.
 
 /// True for `host:port` (a name, IPv4 or `[IPv6]`, and a port 1..=65535), safe to put in a
 /// shell script unquoted.
@@ -80,16 +42,6 @@ pub fn is_label_key(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_combine_units() {
-        assert_eq!(duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(duration(" 20s ").unwrap(), Duration::from_secs(20));
-        for bad in ["", "5", "s", "5x", "1m-3s", "99999999999999999999h"] {
-            assert!(duration(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn join_addresses_need_a_host_and_a_port() {

@@ -8,53 +8,14 @@
 //! build of it.
 
 use crate::support::*;
-use infrakit_spi::group::v1::group_client::GroupClient;
-use infrakit_spi::group::v1::*;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
-
-struct Group {
-    c: GroupClient<Channel>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Group {
-    fn commit(&mut self, spec: &serde_json::Value) -> Result<CommitGroupResponse, tonic::Status> {
-        let req = CommitGroupRequest {
-            spec: Some(GroupSpec {
-                id: spec["ID"].as_str().unwrap().to_string(),
-                properties: spec["Properties"].to_string().into_bytes(),
-            }),
-            pretend: false,
-        };
-        let c = &mut self.c;
-        self.rt
-            .block_on(async { c.commit_group(req).await })
-            .map(tonic::Response::into_inner)
-    }
-
-    fn describe(&mut self, id: &str) -> Result<DescribeGroupResponse, tonic::Status> {
-        let c = &mut self.c;
-        self.rt
-            .block_on(async {
-                c.describe_group(DescribeGroupRequest { id: id.into() })
-                    .await
-            })
-            .map(tonic::Response::into_inner)
-    }
-
-    fn converged(&mut self, id: &str, n: u32) -> bool {
-        self.describe(id)
-            .is_ok_and(|d| d.phase == Phase::Converged as i32 && d.actual == n && d.healthy == n)
-    }
-}
 
 fn instance_docker() -> PathBuf {
     match std::env::var_os("INFRAKIT_TEST_INSTANCE_DOCKER_BIN") {
         Some(p) => PathBuf::from(p),
-        None => workspace_binary("infrakit-instance-docker"),
+        None => bin("infrakit-instance-docker"),
     }
 }
 
@@ -84,18 +45,8 @@ fn a_group_of_dind_workers_joins_heals_and_leaves_no_nodes_behind() {
     let state = env.join("docker-state").display().to_string();
     env.start(&instance_docker(), &docker_plugin, &["--state-dir", &state]);
     env.start_flavor();
-    let gstate = env.join("group-state").display().to_string();
-    env.start(
-        &workspace_binary("infrakit-group"),
-        "group",
-        &["--state-dir", &gstate],
-    );
-    let rt = rt();
-    let ch = channel(&rt, &env.socket("group"));
-    let mut g = Group {
-        c: GroupClient::new(ch),
-        rt,
-    };
+    env.start_group(&[]);
+    let mut g = env.group();
     let group = format!("sw-{}", env.id);
     let mut instance = json!({
         "Image": DIND_IMAGE,
@@ -131,7 +82,7 @@ fn a_group_of_dind_workers_joins_heals_and_leaves_no_nodes_behind() {
     };
 
     let t = Instant::now();
-    if let Err(st) = g.commit(&spec) {
+    if let Err(st) = g.try_commit(&spec) {
         panic!(
             "the group refused the spec: {}\n(the Docker instance plugin must accept {} for \
              docker-in-docker instances; INFRAKIT_TEST_INSTANCE_DOCKER_BIN may point at a build that does)",
@@ -181,17 +132,9 @@ fn a_group_of_dind_workers_joins_heals_and_leaves_no_nodes_behind() {
 
     // Destroy: every member drained (node removed) and destroyed.
     let t = Instant::now();
-    let c = &mut g.c;
-    g.rt.block_on(async {
-        c.destroy_group(DestroyGroupRequest { id: group.clone() })
-            .await
-    })
-    .expect("destroy group");
+    g.destroy(&group);
     wait_until("the group's containers and nodes are gone", || {
-        members().is_empty()
-            && nodes(&group).is_empty()
-            && g.describe(&group)
-                .is_err_and(|s| s.code() == tonic::Code::NotFound)
+        members().is_empty() && nodes(&group).is_empty() && g.gone(&group)
     });
     eprintln!(
         "timing: destroy -> 2 workers drained, removed and destroyed in {:?}",

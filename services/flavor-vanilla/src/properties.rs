@@ -12,7 +12,7 @@
 //! with `infrakit.` are reserved for the group controller.
 
 use infrakit_model::Violations;
-use infrakit_model::json_path::{index, key, type_name};
+use infrakit_model::json_path::{index, key, object, type_name};
 use infrakit_model::suggest::did_you_mean;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -37,17 +37,8 @@ pub struct VanillaProperties {
 pub fn parse(v: &Value, at: &str) -> Result<VanillaProperties, Violations> {
     let mut out = VanillaProperties::default();
     let mut bad = Violations::new();
-    let obj = match v {
-        Value::Null => return Ok(out),
-        Value::Object(o) => o,
-        other => {
-            bad.push(
-                at,
-                format!("must be an object, found {}", type_name(other)),
-                "write {\"Init\": [...], \"Tags\": {...}}",
-            );
-            return Err(bad);
-        }
+    let Some(obj) = object(v, at, "write {\"Init\": [...], \"Tags\": {...}}")? else {
+        return Ok(out);
     };
     for (k, val) in obj {
         let path = key(at, k);

@@ -1,5 +1,6 @@
 //! The `infrakit.flavor.v1.Flavor` service of the vanilla flavor.
 
+use crate::KIND;
 use crate::properties::{VanillaProperties, parse};
 use infrakit_runtime::status;
 use infrakit_spi::flavor::v1::flavor_server::Flavor;
@@ -15,11 +16,7 @@ pub const STATIC_RECHECK_SECS: i64 = 3600;
 pub struct Vanilla;
 
 fn properties(bytes: &[u8], t: &str) -> Result<VanillaProperties, Status> {
-    if !t.is_empty() {
-        return Err(Status::not_found(format!(
-            "flavor-vanilla has no subtype {t:?}; address it without a '/subtype'"
-        )));
-    }
+    status::no_subtype(KIND, t)?;
     let v = status::parse_properties(bytes, "$.properties")?;
     parse(&v, "$.properties").map_err(|v| status::invalid(&v))
 }

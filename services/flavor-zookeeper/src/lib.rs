@@ -12,12 +12,10 @@
 //! - [`probe`]: four-letter words over TCP, and reading their answers.
 //! - [`health`]: the verdict from a member's answers, its age and its history.
 //! - [`drain`]: the quorum guard run before a member is removed.
-//! - [`duration`]: durations such as `"60s"`.
 //! - [`service`]: the `infrakit.flavor.v1.Flavor` gRPC service.
 
 pub mod config;
 pub mod drain;
-pub mod duration;
 pub mod ensemble;
 pub mod health;
 pub mod probe;

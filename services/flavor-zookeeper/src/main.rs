@@ -3,7 +3,7 @@
 use clap::Parser;
 use infrakit_flavor_zookeeper::{KIND, Zookeeper};
 use infrakit_runtime::PluginHost;
-use infrakit_runtime::cli::{PluginCommand, ServeArgs, handle_command, run_plugin};
+use infrakit_runtime::cli::{PluginCommand, ServeArgs, run_binary};
 use infrakit_spi::flavor::v1::flavor_server::FlavorServer;
 use std::process::ExitCode;
 
@@ -19,17 +19,16 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if handle_command(
+    run_binary(
         cli.command.as_ref(),
-        &cli.serve,
-        KIND,
         "infrakit.flavor.v1.Flavor",
-    ) {
-        return ExitCode::SUCCESS;
-    }
-    run_plugin(KIND, cli.serve, |ctx| async move {
-        Ok::<_, std::io::Error>(
-            PluginHost::new(ctx.name, KIND).add_service(FlavorServer::new(Zookeeper::default())),
-        )
-    })
+        KIND,
+        cli.serve,
+        |ctx| async move {
+            Ok::<_, std::io::Error>(
+                PluginHost::new(ctx.name, KIND)
+                    .add_service(FlavorServer::new(Zookeeper::default())),
+            )
+        },
+    )
 }

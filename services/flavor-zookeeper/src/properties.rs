@@ -14,12 +14,12 @@
 //! `DataDir` and `Settings` values may contain `{myid}` and `{logical_id}`, replaced per
 //! member. Unknown fields are refused with a did-you-mean; every violation names its JSON path.
 
-use crate::duration;
 use crate::ensemble::{Ports, check_address};
 use infrakit_model::Violations;
-use infrakit_model::json_path::{index, key, type_name};
+use infrakit_model::duration::{self, Syntax};
+use infrakit_model::json_path::{index, key, object, type_name};
 use infrakit_model::suggest::did_you_mean;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -50,6 +50,9 @@ pub const DEFAULT_JAVA_OPTS: &[&str] = &["-Xmx1000m"];
 
 /// How long a new member may take to join before it counts as unhealthy, by default.
 pub const DEFAULT_START_GRACE: Duration = Duration::from_secs(60);
+
+/// The longest `StartGracePeriod` accepted (a day): a grace period beyond that is a typo.
+pub const MAX_START_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// The four-letter words the flavor sends: Healthy uses `ruok` and `srvr`, Drain `srvr` and
 /// `conf`. A `4lw.commands.whitelist` setting must allow them.
@@ -135,17 +138,8 @@ impl Default for ZkProperties {
 pub fn parse(v: &Value, at: &str) -> Result<ZkProperties, Violations> {
     let mut out = ZkProperties::default();
     let mut bad = Violations::new();
-    let obj = match v {
-        Value::Null => return Ok(out),
-        Value::Object(o) => o,
-        other => {
-            bad.push(
-                at,
-                format!("must be an object, found {}", type_name(other)),
-                "write {\"ClientPort\": 2181, \"Settings\": {...}}",
-            );
-            return Err(bad);
-        }
+    let Some(obj) = object(v, at, "write {\"ClientPort\": 2181, \"Settings\": {...}}")? else {
+        return Ok(out);
     };
     for (k, val) in obj {
         let path = key(at, k);
@@ -197,7 +191,7 @@ pub fn parse(v: &Value, at: &str) -> Result<ZkProperties, Violations> {
             "Settings" => settings(val, &path, b, &mut out.settings),
             "StartGracePeriod" => {
                 if let Some(s) = string(val, &path, b, "\"60s\"") {
-                    match duration::parse(&s) {
+                    match start_grace(&s) {
                         Ok(d) => out.start_grace = d,
                         Err(e) => b.push(&path, e, "write a duration such as \"60s\" or \"2m\""),
                     }
@@ -232,6 +226,16 @@ pub fn parse(v: &Value, at: &str) -> Result<ZkProperties, Violations> {
         );
     }
     bad.into_result(out)
+}
+
+/// Parses a `StartGracePeriod` in the group spec's syntax (`"60s"`, `"1m30s"`; largest unit
+/// first), at most [`MAX_START_GRACE`]. The error says what is wrong, in a few words.
+fn start_grace(text: &str) -> Result<Duration, String> {
+    let d = duration::parse(text, Syntax::SPEC).map_err(|e| e.to_string())?;
+    if d > MAX_START_GRACE {
+        return Err(format!("{text:?} is longer than a day"));
+    }
+    Ok(d)
 }
 
 fn port(v: &Value, path: &str, bad: &mut Violations, out: &mut u16) {
@@ -345,17 +349,15 @@ fn classpath(v: &Value, path: &str, bad: &mut Violations, out: &mut Vec<String>)
 }
 
 fn settings(v: &Value, path: &str, bad: &mut Violations, out: &mut BTreeMap<String, String>) {
-    let obj: &Map<String, Value> = match v {
-        Value::Object(o) => o,
-        Value::Null => return,
-        other => {
-            bad.push(
-                path,
-                format!("must be an object, found {}", type_name(other)),
-                "write {\"tickTime\": 2000, \"autopurge.purgeInterval\": 24}",
-            );
-            return;
-        }
+    let Some(obj) = bad
+        .record(object(
+            v,
+            path,
+            "write {\"tickTime\": 2000, \"autopurge.purgeInterval\": 24}",
+        ))
+        .flatten()
+    else {
+        return;
     };
     for (k, val) in obj {
         let kpath = key(path, k);
@@ -474,6 +476,21 @@ fn shown(v: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn start_grace_periods_use_the_group_spec_syntax_up_to_a_day() {
+        assert_eq!(start_grace("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(start_grace("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(start_grace("0"), Ok(Duration::ZERO));
+        assert_eq!(start_grace("24h"), Ok(MAX_START_GRACE));
+        for bad in ["", "30", "30x", "1s1m", "1.5s"] {
+            assert!(start_grace(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            start_grace("25h"),
+            Err("\"25h\" is longer than a day".into())
+        );
+    }
 
     #[test]
     fn defaults_are_debians_zookeeper_on_the_standard_ports() {

@@ -1,5 +1,6 @@
 //! The `infrakit.flavor.v1.Flavor` service of the zookeeper flavor.
 
+use crate::KIND;
 use crate::drain::{self, Outcome, Refusal};
 use crate::ensemble::{Ensemble, bracketed};
 use crate::health::{self, Tracker};
@@ -27,18 +28,8 @@ pub struct Zookeeper {
     tracker: Arc<Tracker>,
 }
 
-fn no_subtype(t: &str) -> Result<(), Status> {
-    if t.is_empty() {
-        Ok(())
-    } else {
-        Err(Status::not_found(format!(
-            "flavor-zookeeper has no subtype {t:?}; address it without a '/subtype'"
-        )))
-    }
-}
-
 fn properties(bytes: &[u8], t: &str) -> Result<ZkProperties, Status> {
-    no_subtype(t)?;
+    status::no_subtype(KIND, t)?;
     let v = status::parse_properties(bytes, "$.properties")?;
     parse(&v, "$.properties").map_err(|v| status::invalid(&v))
 }
@@ -49,7 +40,7 @@ fn checked(
     t: &str,
     allocation: Option<&Allocation>,
 ) -> Result<(ZkProperties, Ensemble), Status> {
-    no_subtype(t)?;
+    status::no_subtype(KIND, t)?;
     let v = status::parse_properties(bytes, "$.properties")?;
     let props = parse(&v, "$.properties");
     let allow_even = match &props {

@@ -4,68 +4,24 @@
 //! at a time while a kazoo client keeps writing, without losing an acknowledged write.
 
 use crate::support::*;
-use infrakit_spi::group::v1::group_client::GroupClient;
-use infrakit_spi::group::v1::*;
+use infrakit_testkit::GroupHarness;
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
 const IDS: [&str; 3] = ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
 
-struct Group {
-    c: GroupClient<Channel>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Group {
-    fn commit(&mut self, spec: &serde_json::Value) -> CommitGroupResponse {
-        let req = CommitGroupRequest {
-            spec: Some(GroupSpec {
-                id: spec["ID"].as_str().unwrap().to_string(),
-                properties: spec["Properties"].to_string().into_bytes(),
-            }),
-            pretend: false,
-        };
-        let c = &mut self.c;
-        self.rt
-            .block_on(async { c.commit_group(req).await })
-            .expect("commit")
-            .into_inner()
-    }
-
-    fn describe(&mut self, id: &str) -> Option<DescribeGroupResponse> {
-        let c = &mut self.c;
-        self.rt
-            .block_on(async {
-                c.describe_group(DescribeGroupRequest { id: id.into() })
-                    .await
-            })
-            .ok()
-            .map(tonic::Response::into_inner)
-    }
-
-    fn converged(&mut self, id: &str) -> bool {
-        self.describe(id).is_some_and(|d| {
-            d.phase == Phase::Converged as i32
-                && d.actual == 3
-                && d.healthy == 3
-                && d.up_to_date == 3
+/// The members of group `id`: instance ID by logical ID.
+fn members(g: &mut GroupHarness, id: &str) -> BTreeMap<String, String> {
+    g.describe(id)
+        .map(|d| {
+            d.instances
+                .into_iter()
+                .map(|i| (i.logical_id, i.id))
+                .collect()
         })
-    }
-
-    /// Instance ID by logical ID.
-    fn members(&mut self, id: &str) -> BTreeMap<String, String> {
-        self.describe(id)
-            .map(|d| {
-                d.instances
-                    .into_iter()
-                    .map(|i| (i.logical_id, i.id))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
+        .unwrap_or_default()
 }
 
 fn spec(group: &str, ports: [u16; 3], max_client_cnxns: u32) -> serde_json::Value {
@@ -112,23 +68,13 @@ fn an_ensemble_of_pets_forms_heals_and_rolls_without_losing_a_write() {
     let procs = env.join("procs");
     let procs_s = procs.display().to_string();
     env.start(
-        &workspace_binary("infrakit-instance-process"),
+        &bin("infrakit-instance-process"),
         "instance-process",
         &["--dir", &procs_s],
     );
     env.start(&flavor_binary(), "flavor-zookeeper", &[]);
-    let state = env.join("group-state").display().to_string();
-    env.start(
-        &workspace_binary("infrakit-group"),
-        "group",
-        &["--state-dir", &state, "--health-interval", "200ms"],
-    );
-    let rt = rt();
-    let ch = channel(&rt, &env.socket("group"));
-    let mut g = Group {
-        c: GroupClient::new(ch),
-        rt,
-    };
+    env.start_group(&["--health-interval", "200ms"]);
+    let mut g = env.group();
     let ports = free_ports(&IDS);
     let client = ports[0];
     let gid = format!("zk-{}", infrakit_runtime::socket::random_hex(3));
@@ -137,14 +83,14 @@ fn an_ensemble_of_pets_forms_heals_and_rolls_without_losing_a_write() {
     let t = Instant::now();
     g.commit(&spec(&gid, ports, 60));
     wait_until("the ensemble converged: 3 members healthy", || {
-        g.converged(&gid)
+        g.converged(&gid, 3)
     });
     let formed = t.elapsed();
     eprintln!(
         "timing: commit -> ensemble of 3 formed (group converged, all healthy) in {formed:?}"
     );
     assert_eq!(voting(client), 3);
-    let first = g.members(&gid);
+    let first = members(&mut g, &gid);
     assert_eq!(first.keys().map(String::as_str).collect::<Vec<_>>(), IDS);
 
     // Heal: kill -9 of member 127.0.0.12's JVM.
@@ -157,9 +103,9 @@ fn an_ensemble_of_pets_forms_heals_and_rolls_without_losing_a_write() {
     wait_until(
         "127.0.0.12 replaced with the same identity and rejoined",
         || {
-            let m = g.members(&gid);
+            let m = members(&mut g, &gid);
             m.get(IDS[1]).is_some_and(|id| *id != victim_id)
-                && g.converged(&gid)
+                && g.converged(&gid, 3)
                 && voting(client) == 3
         },
     );
@@ -171,7 +117,7 @@ fn an_ensemble_of_pets_forms_heals_and_rolls_without_losing_a_write() {
     assert_eq!(new.health, "healthy", "{}", new.health_reason);
 
     // Roll a settings change while a client keeps writing.
-    let before = g.members(&gid);
+    let before = members(&mut g, &gid);
     let stop = env.join("writer.stop");
     let wlog = env.join("writer.log");
     let hosts: Vec<String> = IDS.iter().map(|h| format!("{h}:{client}")).collect();
@@ -216,11 +162,11 @@ fn an_ensemble_of_pets_forms_heals_and_rolls_without_losing_a_write() {
         min_alive = min_alive.min(alive(client));
         let d = g.describe(&gid);
         max_members = max_members.max(d.as_ref().map_or(0, |d| d.instances.len()));
-        let now = g.members(&gid);
-        d.is_some_and(|d| d.spec_hash != old_hash)
+        let now = members(&mut g, &gid);
+        d.is_ok_and(|d| d.spec_hash != old_hash)
             && now.len() == 3
             && now.iter().all(|(l, id)| before.get(l) != Some(id))
-            && g.converged(&gid)
+            && g.converged(&gid, 3)
     });
     let rolled = t.elapsed();
     eprintln!(
@@ -235,8 +181,7 @@ fn an_ensemble_of_pets_forms_heals_and_rolls_without_losing_a_write() {
         "no member was added beside its old self ({max_members} listed)"
     );
     assert_eq!(voting(client), 3);
-    let cfgs: Vec<String> = g
-        .members(&gid)
+    let cfgs: Vec<String> = members(&mut g, &gid)
         .values()
         .map(|id| std::fs::read_to_string(format!("{procs_s}/{id}/work/zoo.cfg")).unwrap())
         .collect();
@@ -246,7 +191,7 @@ fn an_ensemble_of_pets_forms_heals_and_rolls_without_losing_a_write() {
     );
 
     let drained = env
-        .log("flavor-zookeeper")
+        .logs_of("flavor-zookeeper")
         .matches("the others keep the quorum")
         .count();
     assert!(
@@ -274,12 +219,7 @@ fn an_ensemble_of_pets_forms_heals_and_rolls_without_losing_a_write() {
     );
 
     // Destroy: every member's process ends.
-    let c = &mut g.c;
-    g.rt.block_on(async {
-        c.destroy_group(DestroyGroupRequest { id: gid.clone() })
-            .await
-    })
-    .expect("destroy group");
+    g.destroy(&gid);
     wait_until("every member's JVM gone", || {
         pids_of(&format!("{procs_s}/")).is_empty()
     });

@@ -6,8 +6,9 @@ use infrakit_group::manager::{Config, Manager};
 use infrakit_group::plugins::Plugins;
 use infrakit_group::service::GroupService;
 use infrakit_group::store::Store;
+use infrakit_group_core::time::parse_duration;
 use infrakit_runtime::PluginHost;
-use infrakit_runtime::cli::{PluginCommand, ServeArgs, handle_command, run_plugin};
+use infrakit_runtime::cli::{PluginCommand, ServeArgs, default_state_dir, run_binary};
 use infrakit_runtime::dial::DialOptions;
 use infrakit_spi::group::v1::group_server::GroupServer;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<PluginCommand>,
     /// Where committed specs and update progress are kept (one JSON file per group).
-    #[arg(long, env = "INFRAKIT_GROUP_STATE_DIR", default_value_os_t = default_state_dir(), global = true)]
+    #[arg(long, env = "INFRAKIT_GROUP_STATE_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     state_dir: PathBuf,
     /// The most plugin calls in flight per group.
     #[arg(long, default_value_t = 64, global = true)]
@@ -42,27 +43,8 @@ struct Cli {
     serve: ServeArgs,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    infrakit_group_core::time::parse_duration(s)
-}
-
-fn default_state_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(".infrakit/group")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if handle_command(
-        cli.command.as_ref(),
-        &cli.serve,
-        KIND,
-        "infrakit.group.v1.Group",
-    ) {
-        return ExitCode::SUCCESS;
-    }
     let config = Config {
         parallel: cli.max_parallel.max(1),
         poll: cli.poll_interval,
@@ -71,15 +53,21 @@ fn main() -> ExitCode {
         describe_timeout: cli.describe_timeout,
     };
     let state_dir = cli.state_dir;
-    run_plugin(KIND, cli.serve, |ctx| async move {
-        let store = Store::open(&state_dir)?;
-        let plugins = Plugins::new(ctx.plugins_dir.clone(), DialOptions::default());
-        let mgr = Manager::new(store, plugins, config, ctx.shutdown.clone());
-        let resumed = mgr.resume();
-        tracing::info!(state_dir = %state_dir.display(), resumed, "groups resumed");
-        Ok::<_, Box<dyn std::error::Error>>(
-            PluginHost::new(ctx.name, KIND)
-                .add_service(GroupServer::new(GroupService::new(mgr, ctx.shutdown))),
-        )
-    })
+    run_binary(
+        cli.command.as_ref(),
+        "infrakit.group.v1.Group",
+        KIND,
+        cli.serve,
+        |ctx| async move {
+            let store = Store::open(&state_dir)?;
+            let plugins = Plugins::new(ctx.plugins_dir.clone(), DialOptions::default());
+            let mgr = Manager::new(store, plugins, config, ctx.shutdown.clone());
+            let resumed = mgr.resume();
+            tracing::info!(state_dir = %state_dir.display(), resumed, "groups resumed");
+            Ok::<_, Box<dyn std::error::Error>>(
+                PluginHost::new(ctx.name, KIND)
+                    .add_service(GroupServer::new(GroupService::new(mgr, ctx.shutdown))),
+            )
+        },
+    )
 }

@@ -5,7 +5,7 @@ use infrakit_instance_docker::engine::{self, EngineArgs};
 use infrakit_instance_docker::overlay::Overlay;
 use infrakit_instance_docker::{DockerInstance, KIND};
 use infrakit_runtime::PluginHost;
-use infrakit_runtime::cli::{PluginCommand, ServeArgs, handle_command, run_plugin};
+use infrakit_runtime::cli::{PluginCommand, ServeArgs, default_state_dir, run_binary};
 use infrakit_spi::instance::v1::instance_server::InstanceServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,37 +19,29 @@ struct Cli {
     #[command(flatten)]
     engine: EngineArgs,
     /// Where label changes Docker cannot store are kept (labels.json).
-    #[arg(long, env = "INFRAKIT_INSTANCE_DOCKER_STATE_DIR", default_value_os_t = default_state_dir(), global = true)]
+    #[arg(long, env = "INFRAKIT_INSTANCE_DOCKER_STATE_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     state_dir: PathBuf,
     #[command(flatten)]
     serve: ServeArgs,
 }
 
-fn default_state_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(".infrakit/instance-docker")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if handle_command(
-        cli.command.as_ref(),
-        &cli.serve,
-        KIND,
-        "infrakit.instance.v1.Instance",
-    ) {
-        return ExitCode::SUCCESS;
-    }
     let (engine_args, state_dir) = (cli.engine, cli.state_dir);
-    run_plugin(KIND, cli.serve, |ctx| async move {
-        let overlay = Overlay::open(&state_dir)?;
-        let (docker, about) = engine::connect(&engine_args).await?;
-        tracing::info!(engine = %about, state_dir = %state_dir.display(), "connected to the Docker engine");
-        let plugin = DockerInstance::start(docker, ctx.name.clone(), overlay, ctx.shutdown).await;
-        Ok::<_, Box<dyn std::error::Error>>(
-            PluginHost::new(ctx.name, KIND).add_service(InstanceServer::new(plugin)),
-        )
-    })
+    run_binary(
+        cli.command.as_ref(),
+        "infrakit.instance.v1.Instance",
+        KIND,
+        cli.serve,
+        |ctx| async move {
+            let overlay = Overlay::open(&state_dir)?;
+            let (docker, about) = engine::connect(&engine_args).await?;
+            tracing::info!(engine = %about, state_dir = %state_dir.display(), "connected to the Docker engine");
+            let plugin =
+                DockerInstance::start(docker, ctx.name.clone(), overlay, ctx.shutdown).await;
+            Ok::<_, Box<dyn std::error::Error>>(
+                PluginHost::new(ctx.name, KIND).add_service(InstanceServer::new(plugin)),
+            )
+        },
+    )
 }

@@ -12,11 +12,11 @@ use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
 };
 use infrakit_model::{Violation, tags};
+use infrakit_runtime::watch::EventBroadcast;
 use infrakit_runtime::{Shutdown, status as st};
 use infrakit_spi::instance::v1::{InstanceDescription, InstanceEvent, InstanceEventKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
 use tonic::Status;
 
@@ -33,8 +33,7 @@ pub(crate) struct Inner {
     /// The plugin's name: the value of the ownership label.
     pub(crate) name: String,
     pub(crate) overlay: Overlay,
-    events: broadcast::Sender<InstanceEvent>,
-    sequence: AtomicU64,
+    events: EventBroadcast,
     pub(crate) shutdown: Shutdown,
 }
 
@@ -145,13 +144,11 @@ impl Seen {
 impl Inner {
     /// The shared state of a plugin named `name` (the ownership label's value).
     pub(crate) fn new(docker: Docker, name: String, overlay: Overlay, shutdown: Shutdown) -> Self {
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
         Self {
             docker,
             name,
             overlay,
-            events,
-            sequence: AtomicU64::new(0),
+            events: EventBroadcast::new(EVENT_BUFFER),
             shutdown,
         }
     }
@@ -163,13 +160,7 @@ impl Inner {
 
     /// Sends an event to every watcher.
     pub(crate) fn emit(&self, kind: InstanceEventKind, instance: Option<InstanceDescription>) {
-        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
-        // No receivers is fine: nobody is watching.
-        let _ = self.events.send(InstanceEvent {
-            kind: kind as i32,
-            instance,
-            sequence,
-        });
+        self.events.emit(kind, instance);
     }
 
     /// The label filter selecting this plugin's containers.

@@ -23,9 +23,9 @@
 //! nearest known name. Every problem is reported at once, each at its JSON path.
 
 use crate::units::{self, Mount, Port};
-use fields::{env, labels, mounts, resources, restart, strings};
+use fields::{env, labels, mounts, resources, restart};
 use infrakit_model::Violations;
-use infrakit_model::json_path::{index, key, type_name};
+use infrakit_model::json_path::{index, key, object, strings, type_name};
 use infrakit_model::suggest::did_you_mean;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -137,24 +137,13 @@ pub fn parse(v: &Value, at: &str) -> Result<DockerProperties, Violations> {
     let mut out = DockerProperties::default();
     let mut bad = Violations::new();
     let example = "write {\"Image\": \"web:1\"}";
-    let obj = match v {
-        Value::Object(o) => o,
-        Value::Null => {
-            bad.push(
-                key(at, "Image"),
-                "is required",
-                "name an image that is on the engine, e.g. {\"Image\": \"web:1\"}",
-            );
-            return Err(bad);
-        }
-        other => {
-            bad.push(
-                at,
-                format!("must be an object, found {}", type_name(other)),
-                example,
-            );
-            return Err(bad);
-        }
+    let Some(obj) = object(v, at, example)? else {
+        bad.push(
+            key(at, "Image"),
+            "is required",
+            "name an image that is on the engine, e.g. {\"Image\": \"web:1\"}",
+        );
+        return Err(bad);
     };
     let mut suggested = Vec::new();
     for (k, val) in obj {

@@ -1,5 +1,6 @@
 //! The `infrakit.instance.v1.Instance` service over a Docker engine.
 
+use crate::KIND;
 use crate::container;
 use crate::engine::status;
 use crate::labels::{self, RESERVED_PREFIX};
@@ -9,7 +10,7 @@ use crate::properties::{self, DockerProperties};
 use bollard::Docker;
 use bollard::models::ContainerCreateBody;
 use infrakit_model::json_path::key;
-use infrakit_model::{Properties, Violation, Violations, tags};
+use infrakit_model::{Violations, tags};
 use infrakit_runtime::{Shutdown, status as st};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
@@ -36,35 +37,18 @@ impl DockerInstance {
     }
 }
 
-fn check_type(t: &str) -> Result<(), Status> {
-    if t.is_empty() {
-        Ok(())
-    } else {
-        Err(Status::not_found(format!(
-            "instance-docker has no subtype {t:?}; address it without a '/subtype'"
-        )))
-    }
-}
-
 /// Checks a Provision request, collecting every violation; returns the Properties and the body.
 fn checked(
     plugin: &str,
     spec: &InstanceSpec,
 ) -> Result<(DockerProperties, ContainerCreateBody), Violations> {
     let mut bad = Violations::new();
-    let props = match Properties::new(spec.properties.clone()).parse() {
-        Ok(v) => match properties::parse(&v, "$.spec.properties") {
-            Ok(p) => Some(p),
-            Err(v) => {
-                bad.0.extend(v.0);
-                None
-            }
-        },
-        Err(e) => {
-            bad.0.push(st::json_violation("$.spec.properties", &e));
-            None
-        }
-    };
+    let props =
+        st::collect_properties(&spec.properties, "$.spec.properties", &mut bad).and_then(|v| {
+            properties::parse(&v, "$.spec.properties")
+                .map_err(|v| bad.0.extend(v.0))
+                .ok()
+        });
     for k in spec.tags.keys() {
         if k.is_empty() {
             bad.push(
@@ -82,13 +66,7 @@ fn checked(
             );
         }
     }
-    if spec.logical_id.as_deref() == Some("") {
-        bad.push(
-            "$.spec.logical_id",
-            "is empty",
-            "omit it, or give a non-empty logical ID",
-        );
-    }
+    st::check_logical_id(spec.logical_id.as_deref(), &mut bad);
     let body = props.as_ref().and_then(|p| {
         container::body(
             p,
@@ -115,7 +93,7 @@ impl Instance for DockerInstance {
         req: Request<ValidateRequest>,
     ) -> Result<Response<ValidateResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let v = st::parse_properties(&req.properties, "$.properties")?;
         let props = properties::parse(&v, "$.properties").map_err(|v| st::invalid(&v))?;
         let mut bad = Violations::new();
@@ -137,10 +115,8 @@ impl Instance for DockerInstance {
         req: Request<ProvisionRequest>,
     ) -> Result<Response<ProvisionResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
-        let spec = req.spec.ok_or_else(|| {
-            st::invalid(&Violation::new("$.spec", "is missing", "send an instance spec").into())
-        })?;
+        st::no_subtype(KIND, &req.r#type)?;
+        let spec = st::require_spec(req.spec)?;
         let (props, body) = checked(&self.inner.name, &spec).map_err(|v| st::invalid(&v))?;
         let new = NewContainer {
             name: labels::container_name(
@@ -155,15 +131,13 @@ impl Instance for DockerInstance {
         };
         // Engine calls run to completion even if the caller goes away, so a container is never
         // left created but not started.
-        let id = tokio::spawn(self.inner.clone().create(new))
-            .await
-            .map_err(|e| st::internal("provision task failed", &e))??;
+        let id = st::task("provision", self.inner.clone().create(new)).await??;
         Ok(Response::new(ProvisionResponse { id }))
     }
 
     async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let mut bad = Violations::new();
         for k in req.labels.keys() {
             if k.is_empty() {
@@ -212,13 +186,11 @@ impl Instance for DockerInstance {
         req: Request<DestroyRequest>,
     ) -> Result<Response<DestroyResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let reason = req.reason().as_str_name();
         let seen = self.inner.ours(&req.id).await?;
         let inner = self.inner.clone();
-        tokio::spawn(async move { inner.destroy(seen).await })
-            .await
-            .map_err(|e| st::internal("destroy task failed", &e))??;
+        st::task("destroy", async move { inner.destroy(seen).await }).await??;
         tracing::info!(id = %req.id, reason, "destroyed");
         Ok(Response::new(DestroyResponse {}))
     }
@@ -228,7 +200,7 @@ impl Instance for DockerInstance {
         req: Request<DescribeInstancesRequest>,
     ) -> Result<Response<DescribeInstancesResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let overlay = self.inner.overlay.snapshot().await;
         let overlaid: HashSet<&String> = overlay.values().flat_map(|m| m.keys()).collect();
         // Filter on the engine by every tag whose value no label change may have altered.
@@ -257,12 +229,11 @@ impl Instance for DockerInstance {
         &self,
         req: Request<WatchInstancesRequest>,
     ) -> Result<Response<Self::WatchInstancesStream>, Status> {
-        let req = req.into_inner();
-        check_type(&req.r#type)?;
-        Ok(Response::new(infrakit_runtime::watch::instance_events(
+        infrakit_runtime::watch::respond(
+            KIND,
+            req.into_inner(),
             self.inner.subscribe(),
-            req.tags,
             self.inner.shutdown.clone(),
-        )))
+        )
     }
 }

@@ -2,6 +2,8 @@
 //! (`"10s"`), published ports (`"8080:80/tcp"`) and short volume specs (`"data:/var/lib/x:ro"`).
 //! Each returns a problem and a fix on bad input, for a violation at the caller's JSON path.
 
+use infrakit_model::duration::{self, Syntax};
+
 /// A problem with an input, and how to fix it.
 pub type Problem = (String, String);
 
@@ -34,9 +36,9 @@ pub fn memory(s: &str) -> Result<i64, Problem> {
     Ok(bytes as i64)
 }
 
-/// Parses a duration of whole seconds: `"30s"`, `"1m30s"`, `"2m"`, `"0s"`, or a bare number of
-/// seconds. Units `h`, `m`, `s` and `ms` are understood, but the total must be whole seconds
-/// (Docker's stop timeout has a resolution of one second).
+/// Parses a duration of whole seconds: `"30s"`, `"1m30s"`, `"2m"`, `"0s"` ([`Syntax::WHOLE`]),
+/// or a bare number of seconds. The total must be whole seconds (Docker's stop timeout has a
+/// resolution of one second).
 pub fn whole_seconds(s: &str) -> Result<u64, Problem> {
     let bad = || {
         (
@@ -48,42 +50,14 @@ pub fn whole_seconds(s: &str) -> Result<u64, Problem> {
     if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
         return t.parse().map_err(|_| bad());
     }
-    let mut ms: u64 = 0;
-    let mut rest = t;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.chars().take_while(char::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let (unit_ms, len) = if rest.starts_with("ms") {
-            (1, 2)
-        } else if rest.starts_with('h') {
-            (3_600_000, 1)
-        } else if rest.starts_with('m') {
-            (60_000, 1)
-        } else if rest.starts_with('s') {
-            (1_000, 1)
-        } else {
-            return Err(bad());
-        };
-        rest = &rest[len..];
-        ms = n
-            .checked_mul(unit_ms)
-            .and_then(|v| ms.checked_add(v))
-            .ok_or_else(bad)?;
-    }
-    if !ms.is_multiple_of(1000) {
+    let d = duration::parse(t, Syntax::WHOLE).map_err(|_| bad())?;
+    if d.subsec_nanos() != 0 {
         return Err((
             format!("{s:?} is not a whole number of seconds"),
             "round it to seconds, e.g. \"2s\"".to_string(),
         ));
     }
-    Ok(ms / 1000)
+    Ok(d.as_secs())
 }
 
 /// A published port: `[host_ip:][host_port:]container_port[/protocol]`.

@@ -7,34 +7,6 @@ use serde_json::json;
 use std::collections::HashMap;
 use tonic::Code;
 
-fn spec(props: serde_json::Value, tags: &[(&str, &str)]) -> InstanceSpec {
-    InstanceSpec {
-        properties: props.to_string().into_bytes(),
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        ..Default::default()
-    }
-}
-
-fn describe(c: &mut Client, tags: &[(&str, &str)]) -> Vec<InstanceDescription> {
-    let tags: HashMap<String, String> = tags
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    c.call(async |c| {
-        c.describe_instances(DescribeInstancesRequest {
-            tags,
-            properties: true,
-            ..Default::default()
-        })
-        .await
-    })
-    .expect("describe")
-    .instances
-}
-
 #[test]
 fn validate_names_the_missing_image_and_says_how_to_get_it() {
     let Some(mut env) = Env::new("validate") else {
@@ -149,7 +121,7 @@ fn provision_describe_label_destroy_and_labels_survive_a_restart() {
     assert_eq!(ours[0].1, "running");
 
     // Describe: exactly the tags given (no image or property labels), RUNNING.
-    let d = describe(&mut c, &[("infrakit.group", &group)]);
+    let d = c.describe(&[("infrakit.group", &group)]);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].id, id);
     assert_eq!(d[0].state, InstanceState::Running as i32);
@@ -160,9 +132,9 @@ fn provision_describe_label_destroy_and_labels_survive_a_restart() {
     assert_eq!(d[0].tags, want);
     let p: serde_json::Value = serde_json::from_slice(&d[0].properties).unwrap();
     assert_eq!(p["Image"], image.as_str());
-    assert!(describe(&mut c, &[("tier", "db")]).is_empty());
+    assert!(c.describe(&[("tier", "db")]).is_empty());
     assert!(
-        describe(&mut c, &[("team", "infra")]).is_empty(),
+        c.describe(&[("team", "infra")]).is_empty(),
         "a property label is not a tag"
     );
     let inspected = docker_ok(&["inspect", "--format", "{{json .Config.Labels}}", &id]);
@@ -181,8 +153,8 @@ fn provision_describe_label_destroy_and_labels_survive_a_restart() {
         .await
     })
     .expect("label");
-    assert_eq!(describe(&mut c, &[("tier", "db"), ("extra", "1")]).len(), 1);
-    assert!(describe(&mut c, &[("tier", "web")]).is_empty());
+    assert_eq!(c.describe(&[("tier", "db"), ("extra", "1")]).len(), 1);
+    assert!(c.describe(&[("tier", "web")]).is_empty());
     let inspected = docker_ok(&[
         "inspect",
         "--format",
@@ -198,7 +170,7 @@ fn provision_describe_label_destroy_and_labels_survive_a_restart() {
     env.proc(plugin).kill();
     env.start_plugin();
     let mut c = env.instance_client(&name);
-    let d = describe(&mut c, &[("tier", "db")]);
+    let d = c.describe(&[("tier", "db")]);
     assert_eq!(d.len(), 1, "the overlay survives a restart");
     assert_eq!(d[0].tags["extra"], "1");
 
@@ -231,7 +203,7 @@ fn provision_describe_label_destroy_and_labels_survive_a_restart() {
         &format!("infrakit.group={group}"),
         &image,
     ]);
-    assert_eq!(describe(&mut c, &[("infrakit.group", &group)]).len(), 1);
+    assert_eq!(c.describe(&[("infrakit.group", &group)]).len(), 1);
     let st = c
         .call(async |c| {
             c.destroy(DestroyRequest {
@@ -271,7 +243,7 @@ fn provision_describe_label_destroy_and_labels_survive_a_restart() {
         started.elapsed()
     );
     assert!(containers(&[env.marker_filter()]).is_empty());
-    assert!(describe(&mut c, &[]).is_empty());
+    assert!(c.describe(&[]).is_empty());
     let st = c
         .call(async |c| {
             c.destroy(DestroyRequest {

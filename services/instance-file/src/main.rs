@@ -3,7 +3,7 @@
 use clap::Parser;
 use infrakit_instance_file::{FileInstance, KIND, Store, sync};
 use infrakit_runtime::PluginHost;
-use infrakit_runtime::cli::{PluginCommand, ServeArgs, handle_command, run_plugin};
+use infrakit_runtime::cli::{PluginCommand, ServeArgs, default_state_dir, run_binary};
 use infrakit_spi::instance::v1::instance_server::InstanceServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,40 +16,32 @@ struct Cli {
     #[command(subcommand)]
     command: Option<PluginCommand>,
     /// The directory holding one JSON file per instance.
-    #[arg(long, env = "INFRAKIT_INSTANCE_FILE_DIR", default_value_os_t = default_dir(), global = true)]
+    #[arg(long, env = "INFRAKIT_INSTANCE_FILE_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     dir: PathBuf,
     #[command(flatten)]
     serve: ServeArgs,
 }
 
-fn default_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(".infrakit/instance-file")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if handle_command(
-        cli.command.as_ref(),
-        &cli.serve,
-        KIND,
-        "infrakit.instance.v1.Instance",
-    ) {
-        return ExitCode::SUCCESS;
-    }
     let dir = cli.dir;
-    run_plugin(KIND, cli.serve, |ctx| async move {
-        let store = Arc::new(Store::open(&dir)?);
-        let watcher = sync::start(store.clone(), ctx.shutdown.clone())
-            .map_err(|e| std::io::Error::other(format!("cannot watch {}: {e}", dir.display())))?;
-        // The watcher lives as long as the process.
-        std::mem::forget(watcher);
-        tracing::info!(dir = %dir.display(), instances = store.len(), "instance directory loaded");
-        Ok::<_, Box<dyn std::error::Error>>(
-            PluginHost::new(ctx.name, KIND)
-                .add_service(InstanceServer::new(FileInstance::new(store, ctx.shutdown))),
-        )
-    })
+    run_binary(
+        cli.command.as_ref(),
+        "infrakit.instance.v1.Instance",
+        KIND,
+        cli.serve,
+        |ctx| async move {
+            let store = Arc::new(Store::open(&dir)?);
+            let watcher = sync::start(store.clone(), ctx.shutdown.clone()).map_err(|e| {
+                std::io::Error::other(format!("cannot watch {}: {e}", dir.display()))
+            })?;
+            // The watcher lives as long as the process.
+            std::mem::forget(watcher);
+            tracing::info!(dir = %dir.display(), instances = store.len(), "instance directory loaded");
+            Ok::<_, Box<dyn std::error::Error>>(
+                PluginHost::new(ctx.name, KIND)
+                    .add_service(InstanceServer::new(FileInstance::new(store, ctx.shutdown))),
+            )
+        },
+    )
 }

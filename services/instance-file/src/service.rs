@@ -1,5 +1,6 @@
 //! The `infrakit.instance.v1.Instance` service over a [`Store`].
 
+use crate::KIND;
 use crate::record::{Record, StoredAttachment, StoredSpec};
 use crate::store::{Store, StoreError};
 use infrakit_model::Violations;
@@ -40,40 +41,20 @@ pub fn describe_record(r: &Record, with_properties: bool) -> InstanceDescription
     }
 }
 
-fn check_type(t: &str) -> Result<(), Status> {
-    if t.is_empty() {
-        Ok(())
-    } else {
-        Err(Status::not_found(format!(
-            "instance-file has no subtype {t:?}; address it without a '/subtype'"
-        )))
-    }
-}
-
 fn store_status(e: StoreError) -> Status {
     match e {
-        StoreError::NotFound(id) => Status::not_found(format!("no instance {id:?}")),
+        StoreError::NotFound(id) => status::no_instance(&id),
         other => status::internal("instance store failed", &other),
     }
 }
 
 /// Checks a spec and converts it to its stored form, collecting every violation.
 fn stored_spec(spec: Option<InstanceSpec>) -> Result<StoredSpec, Status> {
-    let spec = spec.ok_or_else(|| {
-        status::invalid(
-            &infrakit_model::Violation::new("$.spec", "is missing", "send an instance spec").into(),
-        )
-    })?;
+    let spec = status::require_spec(spec)?;
     let mut violations = Violations::new();
-    let properties = match infrakit_model::Properties::new(spec.properties).parse() {
-        Ok(v) => v,
-        Err(e) => {
-            violations
-                .0
-                .push(status::json_violation("$.spec.properties", &e));
-            serde_json::Value::Null
-        }
-    };
+    let properties =
+        status::collect_properties(&spec.properties, "$.spec.properties", &mut violations)
+            .unwrap_or_default();
     for k in spec.tags.keys() {
         if k.is_empty() {
             violations.push(
@@ -83,13 +64,7 @@ fn stored_spec(spec: Option<InstanceSpec>) -> Result<StoredSpec, Status> {
             );
         }
     }
-    if spec.logical_id.as_deref() == Some("") {
-        violations.push(
-            "$.spec.logical_id",
-            "is empty",
-            "omit it, or give a non-empty logical ID",
-        );
-    }
+    status::check_logical_id(spec.logical_id.as_deref(), &mut violations);
     violations
         .into_result(())
         .map_err(|v| status::invalid(&v))?;
@@ -116,7 +91,7 @@ impl Instance for FileInstance {
         req: Request<ValidateRequest>,
     ) -> Result<Response<ValidateResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        status::no_subtype(KIND, &req.r#type)?;
         status::parse_properties(&req.properties, "$.properties")?;
         Ok(Response::new(ValidateResponse {}))
     }
@@ -126,13 +101,12 @@ impl Instance for FileInstance {
         req: Request<ProvisionRequest>,
     ) -> Result<Response<ProvisionResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        status::no_subtype(KIND, &req.r#type)?;
         let spec = stored_spec(req.spec)?;
         let store = self.store.clone();
         // File I/O off the async threads; the work is done even if the caller goes away.
-        let record = tokio::task::spawn_blocking(move || store.provision(spec))
-            .await
-            .map_err(|e| status::internal("provision task failed", &e))?
+        let record = status::blocking_task("provision", move || store.provision(spec))
+            .await?
             .map_err(store_status)?;
         tracing::info!(id = %record.id, "provisioned");
         Ok(Response::new(ProvisionResponse { id: record.id }))
@@ -140,7 +114,7 @@ impl Instance for FileInstance {
 
     async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        status::no_subtype(KIND, &req.r#type)?;
         if req.labels.keys().any(String::is_empty) {
             return Err(status::invalid(
                 &infrakit_model::Violation::new(
@@ -154,9 +128,8 @@ impl Instance for FileInstance {
         let store = self.store.clone();
         let labels = req.labels.into_iter().collect();
         let id = req.id;
-        tokio::task::spawn_blocking(move || store.label(&id, &labels))
-            .await
-            .map_err(|e| status::internal("label task failed", &e))?
+        status::blocking_task("label", move || store.label(&id, &labels))
+            .await?
             .map_err(store_status)?;
         Ok(Response::new(LabelResponse {}))
     }
@@ -166,13 +139,12 @@ impl Instance for FileInstance {
         req: Request<DestroyRequest>,
     ) -> Result<Response<DestroyResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        status::no_subtype(KIND, &req.r#type)?;
         let reason = req.reason().as_str_name();
         let store = self.store.clone();
         let id = req.id.clone();
-        tokio::task::spawn_blocking(move || store.destroy(&id))
-            .await
-            .map_err(|e| status::internal("destroy task failed", &e))?
+        status::blocking_task("destroy", move || store.destroy(&id))
+            .await?
             .map_err(store_status)?;
         tracing::info!(id = %req.id, reason, "destroyed");
         Ok(Response::new(DestroyResponse {}))
@@ -183,7 +155,7 @@ impl Instance for FileInstance {
         req: Request<DescribeInstancesRequest>,
     ) -> Result<Response<DescribeInstancesResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        status::no_subtype(KIND, &req.r#type)?;
         let instances = self
             .store
             .describe(&req.tags)
@@ -199,12 +171,11 @@ impl Instance for FileInstance {
         &self,
         req: Request<WatchInstancesRequest>,
     ) -> Result<Response<Self::WatchInstancesStream>, Status> {
-        let req = req.into_inner();
-        check_type(&req.r#type)?;
-        Ok(Response::new(infrakit_runtime::watch::instance_events(
+        infrakit_runtime::watch::respond(
+            KIND,
+            req.into_inner(),
             self.store.subscribe(),
-            req.tags,
             self.shutdown.clone(),
-        )))
+        )
     }
 }

@@ -9,11 +9,11 @@
 //! - Instance IDs are random (64 bits), so instances created in the same instant never collide.
 
 use crate::record::{ID_PREFIX, Record, SUFFIX, StoredSpec, id_of_file_name};
+use infrakit_runtime::watch::EventBroadcast;
 use infrakit_spi::instance::v1::{InstanceEvent, InstanceEventKind};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::broadcast;
 
@@ -57,8 +57,7 @@ struct Entry {
 pub struct Store {
     dir: PathBuf,
     index: RwLock<HashMap<String, Entry>>,
-    events: broadcast::Sender<InstanceEvent>,
-    sequence: AtomicU64,
+    events: EventBroadcast,
 }
 
 // === impl Store ===
@@ -81,12 +80,10 @@ impl Store {
             path: staging.clone(),
             source,
         })?;
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
         let store = Self {
             dir: dir.to_path_buf(),
             index: RwLock::new(HashMap::new()),
-            events,
-            sequence: AtomicU64::new(0),
+            events: EventBroadcast::new(EVENT_BUFFER),
         };
         store.rescan();
         Ok(store)
@@ -307,13 +304,7 @@ impl Store {
         kind: InstanceEventKind,
         instance: Option<infrakit_spi::instance::v1::InstanceDescription>,
     ) {
-        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
-        // No receiver is fine: nobody watches.
-        let _ = self.events.send(InstanceEvent {
-            kind: kind as i32,
-            instance,
-            sequence,
-        });
+        self.events.emit(kind, instance);
     }
 
     fn path_of(&self, id: &str) -> PathBuf {

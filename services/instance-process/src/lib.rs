@@ -6,7 +6,7 @@
 //!
 //! Layout:
 //! - [`properties`]: the instance Properties (`Command`, `Env`, `StopGracePeriod`, `Restart`),
-//!   checked with JSON paths; [`units`]: durations.
+//!   checked with JSON paths.
 //! - [`record`]: the per-instance directory and its `instance.json`.
 //! - [`procfs`]: `/proc/<pid>/stat` (start times against pid reuse, process groups).
 //! - [`spawn`]: starting a process with the instance's cwd, log and environment.
@@ -39,7 +39,6 @@ pub mod spawn;
 pub mod stop;
 pub mod store;
 pub mod supervisor;
-pub mod units;
 
 pub use service::ProcessInstance;
 pub use store::Store;

@@ -3,7 +3,7 @@
 use clap::Parser;
 use infrakit_instance_process::{KIND, ProcessInstance, Store};
 use infrakit_runtime::PluginHost;
-use infrakit_runtime::cli::{PluginCommand, ServeArgs, handle_command, run_plugin};
+use infrakit_runtime::cli::{PluginCommand, ServeArgs, default_state_dir, run_binary};
 use infrakit_spi::instance::v1::instance_server::InstanceServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +15,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<PluginCommand>,
     /// The directory holding one sub-directory per instance (record, log, working directory).
-    #[arg(long, env = "INFRAKIT_INSTANCE_PROCESS_DIR", default_value_os_t = default_dir(), global = true)]
+    #[arg(long, env = "INFRAKIT_INSTANCE_PROCESS_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     dir: PathBuf,
     /// How many ended instances keep their directory (log and record) for post-mortem; older
     /// ones are removed.
@@ -30,34 +30,25 @@ struct Cli {
     serve: ServeArgs,
 }
 
-fn default_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(".infrakit/instance-process")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if handle_command(
-        cli.command.as_ref(),
-        &cli.serve,
-        KIND,
-        "infrakit.instance.v1.Instance",
-    ) {
-        return ExitCode::SUCCESS;
-    }
     let (dir, keep_exited) = (cli.dir, cli.keep_exited);
-    run_plugin(KIND, cli.serve, |ctx| async move {
-        let store = Store::open(&dir, keep_exited).map_err(|e| {
-            std::io::Error::other(format!(
-                "cannot open the instance directory {}: {e}",
-                dir.display()
+    run_binary(
+        cli.command.as_ref(),
+        "infrakit.instance.v1.Instance",
+        KIND,
+        cli.serve,
+        |ctx| async move {
+            let store = Store::open(&dir, keep_exited).map_err(|e| {
+                std::io::Error::other(format!(
+                    "cannot open the instance directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            tracing::info!(dir = %dir.display(), instances = store.len(), "instance directory loaded");
+            Ok::<_, Box<dyn std::error::Error>>(PluginHost::new(ctx.name, KIND).add_service(
+                InstanceServer::new(ProcessInstance::new(store, ctx.shutdown)),
             ))
-        })?;
-        tracing::info!(dir = %dir.display(), instances = store.len(), "instance directory loaded");
-        Ok::<_, Box<dyn std::error::Error>>(PluginHost::new(ctx.name, KIND).add_service(
-            InstanceServer::new(ProcessInstance::new(store, ctx.shutdown)),
-        ))
-    })
+        },
+    )
 }

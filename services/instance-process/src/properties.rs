@@ -10,8 +10,8 @@
 //! Every field is optional; field names are exact and an unknown one is refused with the nearest
 //! known name. Every problem is reported at once, each at its JSON path.
 
-use crate::units;
-use infrakit_model::json_path::{key, type_name};
+use infrakit_model::duration::{self, Syntax};
+use infrakit_model::json_path::{key, object, type_name};
 use infrakit_model::suggest::did_you_mean;
 use infrakit_model::{Violation, Violations};
 use serde::{Deserialize, Serialize};
@@ -90,17 +90,8 @@ pub fn parse(v: &Value, at: &str) -> Result<ProcessProperties, Violations> {
         ..Default::default()
     };
     let mut bad = Violations::new();
-    let obj = match v {
-        Value::Object(o) => o,
-        Value::Null => return Ok(out),
-        other => {
-            bad.push(
-                at,
-                format!("must be an object, found {}", type_name(other)),
-                "write {\"Command\": \"sleep 1000\"}",
-            );
-            return Err(bad);
-        }
+    let Some(obj) = object(v, at, "write {\"Command\": \"sleep 1000\"}")? else {
+        return Ok(out);
     };
     for (k, val) in obj {
         let path = key(at, k);
@@ -167,17 +158,11 @@ fn command(v: &Value, path: &str, bad: &mut Violations) -> Option<String> {
 
 fn env(v: &Value, path: &str, bad: &mut Violations) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let map = match v {
-        Value::Null => return out,
-        Value::Object(map) => map,
-        other => {
-            bad.push(
-                path,
-                format!("must be an object, found {}", type_name(other)),
-                "write {\"NAME\": \"value\"}",
-            );
-            return out;
-        }
+    let Some(map) = bad
+        .record(object(v, path, "write {\"NAME\": \"value\"}"))
+        .flatten()
+    else {
+        return out;
     };
     for (name, val) in map {
         let p = key(path, name);
@@ -217,21 +202,23 @@ fn env(v: &Value, path: &str, bad: &mut Violations) -> BTreeMap<String, String> 
 fn grace(v: &Value, path: &str, bad: &mut Violations) -> Option<Duration> {
     match v {
         Value::Null => None,
-        Value::String(s) => match units::duration(s) {
+        Value::String(s) => match duration::parse(s, Syntax::GO) {
             Ok(d) if d > MAX_GRACE => {
+                let max = duration::format(MAX_GRACE);
                 bad.push(
                     path,
-                    format!("{s:?} is longer than {}", units::format(MAX_GRACE)),
-                    format!(
-                        "use at most \"{}\" (the group waits 60 s for a Destroy)",
-                        units::format(MAX_GRACE)
-                    ),
+                    format!("{s:?} is longer than {max}"),
+                    format!("use at most \"{max}\" (the group waits 60 s for a Destroy)"),
                 );
                 None
             }
             Ok(d) => Some(d),
-            Err((problem, fix)) => {
-                bad.push(path, problem, fix);
+            Err(_) => {
+                bad.push(
+                    path,
+                    format!("{s:?} is not a duration"),
+                    "write a duration such as \"10s\", \"500ms\" or \"1m30s\"",
+                );
                 None
             }
         },
@@ -328,6 +315,19 @@ mod tests {
         let fix = |path: &str| &found.iter().find(|(p, _)| p == path).unwrap().1;
         assert_eq!(fix("$.properties.Comand"), "did you mean \"Command\"?");
         assert_eq!(fix("$.properties.Restart"), "did you mean \"always\"?");
+    }
+
+    #[test]
+    fn grace_reads_go_style_durations_and_names_the_fix() {
+        let p = parse(&json!({"StopGracePeriod": "1.5s"}), "$").unwrap();
+        assert_eq!(p.stop_grace, Duration::from_millis(1500));
+        for bad in ["10", "5 s", ".5s", "1d", "-1s"] {
+            let v = parse(&json!({"StopGracePeriod": bad}), "$").unwrap_err();
+            assert_eq!(v.0[0].problem, format!("{bad:?} is not a duration"));
+            assert!(v.0[0].fix.contains("\"10s\""), "{}", v.0[0].fix);
+        }
+        let v = parse(&json!({"StopGracePeriod": "51s"}), "$").unwrap_err();
+        assert_eq!(v.0[0].problem, "\"51s\" is longer than 50s");
     }
 
     #[test]

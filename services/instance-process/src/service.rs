@@ -1,10 +1,11 @@
 //! The `infrakit.instance.v1.Instance` service over a [`Store`].
 
+use crate::KIND;
 use crate::properties::{self, ProcessProperties};
 use crate::record::RunSpec;
 use crate::store::{NewInstance, Store, StoreError};
 use infrakit_model::json_path::key;
-use infrakit_model::{Properties, Violation, Violations};
+use infrakit_model::{Violation, Violations};
 use infrakit_runtime::{Shutdown, status};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
@@ -27,19 +28,9 @@ impl ProcessInstance {
     }
 }
 
-fn check_type(t: &str) -> Result<(), Status> {
-    if t.is_empty() {
-        Ok(())
-    } else {
-        Err(Status::not_found(format!(
-            "instance-process has no subtype {t:?}; address it without a '/subtype'"
-        )))
-    }
-}
-
 fn store_status(e: &StoreError) -> Status {
     match e {
-        StoreError::NotFound(id) => Status::not_found(format!("no instance {id:?}")),
+        StoreError::NotFound(id) => status::no_instance(id),
         other => {
             let chain = infrakit_runtime::dial::error_chain(other);
             tracing::error!(error = %chain, "instance operation failed");
@@ -64,26 +55,15 @@ fn check_tags(tags: &std::collections::HashMap<String, String>, at: &str, bad: &
 pub fn checked(spec: InstanceSpec) -> Result<NewInstance, Violations> {
     let at = "$.spec.properties";
     let mut bad = Violations::new();
-    let props = match Properties::new(spec.properties).parse() {
-        Ok(v) => properties::parse(&v, at)
+    let props = status::collect_properties(&spec.properties, at, &mut bad).and_then(|v| {
+        properties::parse(&v, at)
             .map_err(|v| bad.0.extend(v.0))
-            .ok(),
-        Err(e) => {
-            bad.0.push(status::json_violation(at, &e));
-            None
-        }
-    };
+            .ok()
+    });
     check_tags(&spec.tags, "$.spec.tags", &mut bad);
-    match spec.logical_id.as_deref() {
-        Some("") => bad.push(
-            "$.spec.logical_id",
-            "is empty",
-            "omit it, or give a non-empty logical ID",
-        ),
-        Some(l) if l.contains('\0') => {
-            bad.push("$.spec.logical_id", "contains a NUL character", "remove it");
-        }
-        _ => {}
+    status::check_logical_id(spec.logical_id.as_deref(), &mut bad);
+    if spec.logical_id.as_deref().is_some_and(|l| l.contains('\0')) {
+        bad.push("$.spec.logical_id", "contains a NUL character", "remove it");
     }
     let init = (!spec.init.trim().is_empty()).then_some(spec.init);
     let Some(ProcessProperties {
@@ -119,7 +99,7 @@ impl Instance for ProcessInstance {
         req: Request<ValidateRequest>,
     ) -> Result<Response<ValidateResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        status::no_subtype(KIND, &req.r#type)?;
         let v = status::parse_properties(&req.properties, "$.properties")?;
         // Without Command, the spec's Init runs; it comes from the flavor at Provision.
         properties::parse(&v, "$.properties").map_err(|v| status::invalid(&v))?;
@@ -131,22 +111,19 @@ impl Instance for ProcessInstance {
         req: Request<ProvisionRequest>,
     ) -> Result<Response<ProvisionResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
-        let spec = req.spec.ok_or_else(|| {
-            status::invalid(&Violation::new("$.spec", "is missing", "send an instance spec").into())
-        })?;
+        status::no_subtype(KIND, &req.r#type)?;
+        let spec = status::require_spec(req.spec)?;
         let new = checked(spec).map_err(|v| status::invalid(&v))?;
         // Runs to completion even if the caller goes away, so no process is left unrecorded.
-        let id = tokio::spawn(self.store.clone().provision(new))
-            .await
-            .map_err(|e| status::internal("provision task failed", &e))?
+        let id = status::task("provision", self.store.clone().provision(new))
+            .await?
             .map_err(|e| store_status(&e))?;
         Ok(Response::new(ProvisionResponse { id }))
     }
 
     async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        status::no_subtype(KIND, &req.r#type)?;
         let mut bad = Violations::new();
         if req.id.is_empty() {
             bad.push("$.id", "is empty", "give an instance ID");
@@ -156,9 +133,8 @@ impl Instance for ProcessInstance {
         let store = self.store.clone();
         let labels = req.labels.into_iter().collect();
         let id = req.id.clone();
-        tokio::task::spawn_blocking(move || store.label(&id, labels))
-            .await
-            .map_err(|e| status::internal("label task failed", &e))?
+        status::blocking_task("label", move || store.label(&id, labels))
+            .await?
             .map_err(|e| store_status(&e))?;
         tracing::info!(id = %req.id, "labelled");
         Ok(Response::new(LabelResponse {}))
@@ -169,7 +145,7 @@ impl Instance for ProcessInstance {
         req: Request<DestroyRequest>,
     ) -> Result<Response<DestroyResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        status::no_subtype(KIND, &req.r#type)?;
         if req.id.is_empty() {
             return Err(status::invalid(
                 &Violation::new("$.id", "is empty", "give an instance ID").into(),
@@ -179,9 +155,8 @@ impl Instance for ProcessInstance {
         let id = req.id.clone();
         // Runs to completion even if the caller goes away, so no process is left half-stopped.
         let store = self.store.clone();
-        tokio::spawn(async move { store.destroy(&id).await })
-            .await
-            .map_err(|e| status::internal("destroy task failed", &e))?
+        status::task("destroy", async move { store.destroy(&id).await })
+            .await?
             .map_err(|e| store_status(&e))?;
         tracing::info!(id = %req.id, reason, "destroyed");
         Ok(Response::new(DestroyResponse {}))
@@ -192,7 +167,7 @@ impl Instance for ProcessInstance {
         req: Request<DescribeInstancesRequest>,
     ) -> Result<Response<DescribeInstancesResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        status::no_subtype(KIND, &req.r#type)?;
         let instances = self.store.describe(&req.tags, req.properties);
         Ok(Response::new(DescribeInstancesResponse { instances }))
     }
@@ -203,13 +178,12 @@ impl Instance for ProcessInstance {
         &self,
         req: Request<WatchInstancesRequest>,
     ) -> Result<Response<Self::WatchInstancesStream>, Status> {
-        let req = req.into_inner();
-        check_type(&req.r#type)?;
-        Ok(Response::new(infrakit_runtime::watch::instance_events(
+        infrakit_runtime::watch::respond(
+            KIND,
+            req.into_inner(),
             self.store.subscribe(),
-            req.tags,
             self.shutdown.clone(),
-        )))
+        )
     }
 }
 

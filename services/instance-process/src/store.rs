@@ -15,10 +15,10 @@ use crate::slot::{Phase, Slot, leader_of};
 use crate::spawn;
 use crate::supervisor::{self, Current};
 use infrakit_model::tags;
+use infrakit_runtime::watch::EventBroadcast;
 use infrakit_spi::instance::v1::{InstanceDescription, InstanceEvent, InstanceEventKind};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
@@ -65,8 +65,7 @@ pub struct NewInstance {
 pub struct Store {
     layout: Layout,
     index: Mutex<HashMap<String, Arc<Slot>>>,
-    events: broadcast::Sender<InstanceEvent>,
-    sequence: AtomicU64,
+    events: EventBroadcast,
     tokens: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     keep_exited: usize,
 }
@@ -79,12 +78,10 @@ impl Store {
     /// was down is restarted per its policy, or recorded as ended. Must run inside the runtime.
     pub fn open(dir: &Path, keep_exited: usize) -> std::io::Result<Arc<Self>> {
         std::fs::create_dir_all(dir)?;
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
         let store = Arc::new(Self {
             layout: Layout::new(dir),
             index: Mutex::new(HashMap::new()),
-            events,
-            sequence: AtomicU64::new(0),
+            events: EventBroadcast::new(EVENT_BUFFER),
             tokens: Mutex::new(HashMap::new()),
             keep_exited,
         });
@@ -458,13 +455,7 @@ impl Store {
     }
 
     fn emit(&self, kind: InstanceEventKind, instance: Option<InstanceDescription>) {
-        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
-        // No receiver is fine: nobody watches.
-        let _ = self.events.send(InstanceEvent {
-            kind: kind as i32,
-            instance,
-            sequence,
-        });
+        self.events.emit(kind, instance);
     }
 }
 

@@ -34,7 +34,7 @@ fn destroy_kills_a_tree_that_ignores_sigterm_once_the_grace_period_is_over() {
     for p in members {
         assert!(!running(p), "{p} of the group survived");
     }
-    assert!(c.get(&id).is_none());
+    assert!(c.find(&id).is_none());
     assert!(!env.instance(&id).exists(), "the directory is removed");
     c.destroy(&id).expect("a second Destroy is fine");
 }

@@ -32,7 +32,7 @@ fn an_exited_process_is_reported_gone_and_its_log_is_kept_until_destroy() {
         t.elapsed()
     );
     assert_eq!(gone.instance.unwrap().tags["suite"], "exits");
-    assert!(c.get(&id).is_none(), "no longer described");
+    assert!(c.find(&id).is_none(), "no longer described");
 
     let rec: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.instance(&id).join("instance.json")).unwrap())
@@ -69,9 +69,9 @@ fn a_killed_process_with_restart_always_is_restarted_in_place() {
         .unwrap();
     let first = c.pid(&id);
     let t = Instant::now();
-    kill(first, Signal::KILL);
+    signal(first, Signal::KILL);
     wait_until("a new process", || {
-        c.get(&id).is_some_and(|d| {
+        c.find(&id).is_some_and(|d| {
             let p = props(&d);
             d.state == InstanceState::Running as i32
                 && p["Restarts"] == 1
@@ -112,10 +112,12 @@ fn a_crash_looping_command_is_restarted_with_backoff() {
     );
     std::thread::sleep(Duration::from_millis(500));
     assert!(count() <= 5, "spinning: {} runs", count());
-    let d = c.get(&id).expect("still an instance while it is restarted");
+    let d = c
+        .find(&id)
+        .expect("still an instance while it is restarted");
     assert!(props(&d)["Restarts"].as_u64().unwrap() >= 3);
     c.destroy(&id).unwrap();
-    assert!(c.get(&id).is_none());
+    assert!(c.find(&id).is_none());
 }
 
 #[test]

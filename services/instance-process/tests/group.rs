@@ -3,83 +3,17 @@
 //! process.
 
 use crate::support::*;
-use infrakit_spi::group::v1::group_client::GroupClient;
-use infrakit_spi::group::v1::*;
 use rustix::process::Signal;
 use std::collections::BTreeSet;
 use std::time::Instant;
-use tonic::transport::Channel;
-
-struct Group {
-    c: GroupClient<Channel>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Group {
-    fn commit(&mut self, spec: &serde_json::Value) {
-        let req = CommitGroupRequest {
-            spec: Some(GroupSpec {
-                id: spec["ID"].as_str().unwrap().to_string(),
-                properties: spec["Properties"].to_string().into_bytes(),
-            }),
-            pretend: false,
-        };
-        let c = &mut self.c;
-        self.rt
-            .block_on(async { c.commit_group(req).await })
-            .expect("commit");
-    }
-
-    fn converged(&mut self, id: &str, n: u32) -> bool {
-        let c = &mut self.c;
-        let d = self.rt.block_on(async {
-            c.describe_group(DescribeGroupRequest { id: id.into() })
-                .await
-        });
-        d.is_ok_and(|d| {
-            let d = d.into_inner();
-            d.phase == Phase::Converged as i32 && d.actual == n && d.healthy == n
-        })
-    }
-
-    fn destroy(&mut self, id: &str) {
-        let c = &mut self.c;
-        self.rt
-            .block_on(async { c.destroy_group(DestroyGroupRequest { id: id.into() }).await })
-            .expect("destroy group");
-    }
-}
 
 #[test]
 fn a_group_of_processes_converges_heals_a_killed_member_and_is_destroyed() {
     let mut env = Env::new();
     env.start_plugin();
-    env.start(
-        &workspace_binary("infrakit-flavor-vanilla"),
-        "flavor-vanilla",
-        &[],
-    );
-    let state = env.join("group-state").display().to_string();
-    env.start(
-        &workspace_binary("infrakit-group"),
-        "group",
-        &["--state-dir", &state, "--health-interval", "200ms"],
-    );
-    let rt = rt();
-    let sock = env.socket("group");
-    let ch = rt.block_on(async {
-        infrakit_runtime::dial::connect(
-            &infrakit_runtime::ListenAddr::Unix(sock),
-            false,
-            &Default::default(),
-        )
-        .await
-        .expect("connect to the group")
-    });
-    let mut g = Group {
-        c: GroupClient::new(ch),
-        rt,
-    };
+    env.start_vanilla();
+    env.start_group(&["--health-interval", "200ms"]);
+    let mut g = env.group();
     let mut c = env.client();
     let members = |c: &mut Client| -> BTreeSet<(String, u32)> {
         c.describe(&[("infrakit.group", "sleepers")])
@@ -110,7 +44,7 @@ fn a_group_of_processes_converges_heals_a_killed_member_and_is_destroyed() {
     let before = members(&mut c);
     let (victim, pid) = before.iter().next().unwrap().clone();
     let t = Instant::now();
-    kill(pid, Signal::KILL);
+    signal(pid, Signal::KILL);
     wait_until("the killed process is replaced", || {
         let now = members(&mut c);
         now.len() == 3

@@ -81,7 +81,7 @@ fn a_command_runs_in_its_work_directory_with_the_contract_environment_and_logs_i
             .is_ok_and(|l| l.contains("to-stdout") && l.contains("to-stderr"))
     });
 
-    let d = c.get(&id).expect("listed");
+    let d = c.find(&id).expect("listed");
     assert_eq!(d.state, InstanceState::Running as i32);
     assert_eq!(d.logical_id.as_deref(), Some("db-1"));
     assert_eq!(d.tags["tier"], "web");
@@ -122,7 +122,7 @@ fn the_init_script_runs_when_properties_have_no_command() {
         std::fs::read_to_string(&out).unwrap().trim(),
         format!("from init as {}", script.display())
     );
-    assert!(c.get(&id).is_some());
+    assert!(c.find(&id).is_some());
 }
 
 #[test]

@@ -27,7 +27,7 @@ fn a_restarted_plugin_re_adopts_running_instances_and_reports_dead_ones_gone() {
     wait_until("the stubborn tree runs", || group(pids[1]).len() == 2);
 
     // A graceful stop of the plugin leaves the instances running.
-    env.proc(first).stop(Signal::TERM);
+    env.proc(first).stop(Signal::TERM, PATIENCE);
     drop(c);
     assert!(
         pids.iter().all(|p| running(*p)),
@@ -37,20 +37,20 @@ fn a_restarted_plugin_re_adopts_running_instances_and_reports_dead_ones_gone() {
     let second = env.start_plugin();
     let mut c = env.client();
     for (id, pid) in [&a, &stubborn, &dies].iter().zip(&pids) {
-        let d = c.get(id).expect("re-adopted");
+        let d = c.find(id).expect("re-adopted");
         assert_eq!(d.state, InstanceState::Running as i32);
         assert_eq!(props(&d)["Pid"].as_u64(), Some(u64::from(*pid)));
     }
 
     // kill -9 of the plugin; one instance dies while no plugin runs.
-    env.proc(second).stop(Signal::KILL);
+    env.proc(second).stop(Signal::KILL, PATIENCE);
     drop(c);
-    kill(pids[2], Signal::KILL);
+    signal(pids[2], Signal::KILL);
     wait_until("the instance died", || !running(pids[2]));
 
     env.start_plugin();
     let mut c = env.client();
-    assert!(c.get(&dies).is_none(), "the dead instance is gone");
+    assert!(c.find(&dies).is_none(), "the dead instance is gone");
     let rec: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.instance(&dies).join("instance.json")).unwrap())
             .unwrap();
@@ -65,7 +65,7 @@ fn a_restarted_plugin_re_adopts_running_instances_and_reports_dead_ones_gone() {
     // A re-adopted process (not the plugin's child) that dies is noticed by polling.
     let events = c.watch(&[("n", "a")]);
     let t = Instant::now();
-    kill(pids[0], Signal::KILL);
+    signal(pids[0], Signal::KILL);
     next_event(&events, InstanceEventKind::Gone, &a);
     eprintln!(
         "timing: kill -9 of a re-adopted process -> GONE in {:?}",
@@ -92,12 +92,12 @@ fn a_reused_pid_is_not_mistaken_for_an_instance_nor_signalled() {
         .provision(spec(json!({"Command": "exec sleep 1000"}), &[]))
         .unwrap();
     let pid = c.pid(&id);
-    env.proc(first).stop(Signal::KILL);
+    env.proc(first).stop(Signal::KILL, PATIENCE);
     drop(c);
 
     // The instance's process ends, and its pid now names a stranger: rewrite the record so
     // that it points at a live process of ours with the instance's (now wrong) start time.
-    kill(pid, Signal::KILL);
+    signal(pid, Signal::KILL);
     wait_until("the instance died", || !running(pid));
     let mut stranger = std::process::Command::new("sleep")
         .arg("1006")
@@ -112,7 +112,7 @@ fn a_reused_pid_is_not_mistaken_for_an_instance_nor_signalled() {
 
     env.start_plugin();
     let mut c = env.client();
-    let listed = c.get(&id).is_some();
+    let listed = c.find(&id).is_some();
     std::thread::sleep(Duration::from_millis(300));
     let alive = running(stranger.id());
     let _ = stranger.kill();
@@ -133,15 +133,15 @@ fn an_instance_that_died_while_the_plugin_was_down_is_restarted_per_its_policy()
         ))
         .unwrap();
     let pid = c.pid(&id);
-    env.proc(first).stop(Signal::KILL);
+    env.proc(first).stop(Signal::KILL, PATIENCE);
     drop(c);
-    kill(pid, Signal::KILL);
+    signal(pid, Signal::KILL);
     wait_until("the instance died", || !running(pid));
 
     env.start_plugin();
     let mut c = env.client();
     wait_until("the instance runs again", || {
-        c.get(&id).is_some_and(|d| {
+        c.find(&id).is_some_and(|d| {
             let p = props(&d);
             d.state == InstanceState::Running as i32
                 && p["Restarts"] == 1

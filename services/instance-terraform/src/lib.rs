@@ -14,7 +14,7 @@
 //!   destroyed), as pure functions; [`batch`]: when the next cycle runs.
 //! - [`disk`]: atomic file writes; [`store`]: the directory plus the in-memory index and events.
 //! - [`terraform`]: running the command, the directory lock; [`engine`]: the background cycle.
-//! - [`service`]: the `infrakit.instance.v1.Instance` gRPC service; [`duration`]: CLI durations.
+//! - [`service`]: the `infrakit.instance.v1.Instance` gRPC service.
 //!
 //! # Guarantees
 //! - No RPC waits for Terraform: Provision writes the file and returns; the instance is listed
@@ -28,7 +28,6 @@
 
 pub mod batch;
 pub mod disk;
-pub mod duration;
 pub mod engine;
 pub mod judge;
 pub mod mapping;

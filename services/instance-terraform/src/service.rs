@@ -1,13 +1,14 @@
 //! The `infrakit.instance.v1.Instance` service. Every call only reads or writes the working
 //! directory and returns at once; Terraform runs in the background ([`crate::engine`]).
 
+use crate::KIND;
 use crate::engine::Engine;
 use crate::names;
 use crate::properties::{self, TfProperties};
 use crate::record::{Phase, Record};
 use crate::render::{self, Rendered};
 use crate::store::{Store, StoreError};
-use infrakit_model::{Properties, Violation, Violations, tags};
+use infrakit_model::{Violations, tags};
 use infrakit_runtime::{Shutdown, status as st};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
@@ -40,19 +41,9 @@ impl TerraformInstance {
     }
 }
 
-fn check_type(t: &str) -> Result<(), Status> {
-    if t.is_empty() {
-        Ok(())
-    } else {
-        Err(Status::not_found(format!(
-            "instance-terraform has no subtype {t:?}; address it without a '/subtype'"
-        )))
-    }
-}
-
 fn store_status(e: StoreError) -> Status {
     match e {
-        StoreError::NotFound(id) => Status::not_found(format!("no instance {id:?}")),
+        StoreError::NotFound(id) => st::no_instance(&id),
         e @ StoreError::Unrenderable(_) => Status::failed_precondition(e.to_string()),
         other => st::internal("the working directory could not be updated", &other),
     }
@@ -72,24 +63,12 @@ fn tag_violations(
 fn checked(spec: &InstanceSpec, id: &str) -> Result<(serde_json::Value, Rendered), Violations> {
     const AT: &str = "$.spec.properties";
     let mut bad = Violations::new();
-    let value = match Properties::new(spec.properties.clone()).parse() {
-        Ok(v) => Some(v),
-        Err(e) => {
-            bad.0.push(st::json_violation(AT, &e));
-            None
-        }
-    };
+    let value = st::collect_properties(&spec.properties, AT, &mut bad);
     let props: Option<TfProperties> = value
         .as_ref()
         .and_then(|v| properties::parse(v, AT).map_err(|v| bad.0.extend(v.0)).ok());
     tag_violations(&spec.tags, "$.spec.tags", &mut bad);
-    if spec.logical_id.as_deref() == Some("") {
-        bad.push(
-            "$.spec.logical_id",
-            "is empty",
-            "omit it, or give a non-empty logical ID",
-        );
-    }
+    st::check_logical_id(spec.logical_id.as_deref(), &mut bad);
     let tags: BTreeMap<String, String> = spec
         .tags
         .iter()
@@ -122,7 +101,7 @@ impl Instance for TerraformInstance {
         req: Request<ValidateRequest>,
     ) -> Result<Response<ValidateResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let v = st::parse_properties(&req.properties, "$.properties")?;
         let props = properties::parse(&v, "$.properties").map_err(|v| st::invalid(&v))?;
         let tags = BTreeMap::from([(tags::GROUP.to_string(), "validate".to_string())]);
@@ -145,10 +124,8 @@ impl Instance for TerraformInstance {
         req: Request<ProvisionRequest>,
     ) -> Result<Response<ProvisionResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
-        let spec = req.spec.ok_or_else(|| {
-            st::invalid(&Violation::new("$.spec", "is missing", "send an instance spec").into())
-        })?;
+        st::no_subtype(KIND, &req.r#type)?;
+        let spec = st::require_spec(req.spec)?;
         if let Some(token) = spec.tags.get(tags::PROVISION_TOKEN)
             && let Some(id) = self.store.find_by_token(token)
         {
@@ -177,10 +154,7 @@ impl Instance for TerraformInstance {
             };
             let store = self.store.clone();
             // File I/O off the async threads; it completes even if the caller goes away.
-            match tokio::task::spawn_blocking(move || store.provision(record, rendered))
-                .await
-                .map_err(|e| st::internal("provision task failed", &e))?
-            {
+            match st::blocking_task("provision", move || store.provision(record, rendered)).await? {
                 Ok(()) => break id,
                 Err(StoreError::Exists(_)) if attempt < 3 => continue,
                 Err(e) => return Err(store_status(e)),
@@ -193,16 +167,15 @@ impl Instance for TerraformInstance {
 
     async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let mut bad = Violations::new();
         tag_violations(&req.labels, "$.labels", &mut bad);
         bad.into_result(()).map_err(|v| st::invalid(&v))?;
         let store = self.store.clone();
         let labels = req.labels.into_iter().collect();
         let id = req.id;
-        tokio::task::spawn_blocking(move || store.label(&id, &labels))
-            .await
-            .map_err(|e| st::internal("label task failed", &e))?
+        st::blocking_task("label", move || store.label(&id, &labels))
+            .await?
             .map_err(store_status)?;
         self.engine.changed();
         Ok(Response::new(LabelResponse {}))
@@ -213,13 +186,12 @@ impl Instance for TerraformInstance {
         req: Request<DestroyRequest>,
     ) -> Result<Response<DestroyResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let reason = req.reason().as_str_name();
         let store = self.store.clone();
         let id = req.id.clone();
-        tokio::task::spawn_blocking(move || store.destroy(&id))
-            .await
-            .map_err(|e| st::internal("destroy task failed", &e))?
+        st::blocking_task("destroy", move || store.destroy(&id))
+            .await?
             .map_err(store_status)?;
         self.engine.changed();
         tracing::info!(id = %req.id, reason, "destroy requested (terminating until terraform applies it)");
@@ -231,7 +203,7 @@ impl Instance for TerraformInstance {
         req: Request<DescribeInstancesRequest>,
     ) -> Result<Response<DescribeInstancesResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let instances = self.store.describe(&req.tags, req.properties);
         Ok(Response::new(DescribeInstancesResponse { instances }))
     }
@@ -242,12 +214,11 @@ impl Instance for TerraformInstance {
         &self,
         req: Request<WatchInstancesRequest>,
     ) -> Result<Response<Self::WatchInstancesStream>, Status> {
-        let req = req.into_inner();
-        check_type(&req.r#type)?;
-        Ok(Response::new(infrakit_runtime::watch::instance_events(
+        infrakit_runtime::watch::respond(
+            KIND,
+            req.into_inner(),
             self.store.subscribe(),
-            req.tags,
             self.shutdown.clone(),
-        )))
+        )
     }
 }

@@ -34,7 +34,9 @@ fn extras_go_with_their_instance_unless_kept() {
         "disk": {"resource": file_resource(&env, "{{id}}.disk")},
         "addr": {"resource": file_resource(&env, "{{id}}.addr"), "keep": true},
     });
-    let id = c.provision(&props, &[], "exec sleep 3600", None).unwrap();
+    let id = c
+        .provision(instance_spec(props.clone(), &[], "exec sleep 3600", None))
+        .unwrap();
     wait_until("cattle running", || {
         c.states().get(&id) == Some(&InstanceState::Running)
     });
@@ -59,7 +61,12 @@ fn extras_go_with_their_instance_unless_kept() {
         "vol": {"resource": file_resource(&env, "vol-{{logical_id}}"), "keep": true},
     });
     let first = c
-        .provision(&props, &[], "exec sleep 3600", Some("db-1"))
+        .provision(instance_spec(
+            props.clone(),
+            &[],
+            "exec sleep 3600",
+            Some("db-1"),
+        ))
         .unwrap();
     wait_until("pet running", || {
         c.states().get(&first) == Some(&InstanceState::Running)
@@ -69,7 +76,12 @@ fn extras_go_with_their_instance_unless_kept() {
     wait_until("first pet gone", || c.states().is_empty());
     assert!(run.join("vol-db-1").exists(), "the pet's volume is kept");
     let second = c
-        .provision(&props, &[], "exec sleep 3600", Some("db-1"))
+        .provision(instance_spec(
+            props.clone(),
+            &[],
+            "exec sleep 3600",
+            Some("db-1"),
+        ))
         .unwrap();
     wait_until("second pet running", || {
         c.states().get(&second) == Some(&InstanceState::Running)

@@ -4,74 +4,55 @@
 //! destroying the group leaves no process, no state and no file behind.
 
 use crate::support::*;
-use infrakit_spi::group::v1::group_client::GroupClient;
-use infrakit_spi::group::v1::*;
 use infrakit_spi::instance::v1::InstanceState;
 use std::collections::BTreeSet;
 use std::time::Instant;
-use tonic::transport::Channel;
 
+/// This test's group (`tf-<run>`) of Terraform instances through the vanilla flavor.
 struct Group {
-    c: GroupClient<Channel>,
-    rt: tokio::runtime::Runtime,
+    g: GroupHarness,
     id: String,
 }
 
 impl Group {
     fn new(env: &Env) -> Self {
-        let rt = rt();
-        let ch = env.channel("group", &rt);
         Self {
-            c: GroupClient::new(ch),
-            rt,
+            g: env.group(),
             id: format!("tf-{}", env.id),
         }
     }
 
     fn commit(&mut self, size: u32, properties: serde_json::Value) {
-        let spec = serde_json::json!({
-            "Allocation": {"Size": size},
-            "Instance": {"Plugin": "instance-terraform", "Properties": properties},
-            "Flavor": {"Plugin": "flavor-vanilla", "Properties": {"Init": ["exec sleep 3600"]}},
-            "Updating": {"MaxSurge": 1, "MaxUnavailable": 0}
-        });
-        let req = CommitGroupRequest {
-            spec: Some(GroupSpec {
-                id: self.id.clone(),
-                properties: spec.to_string().into_bytes(),
-            }),
-            pretend: false,
-        };
-        let c = &mut self.c;
-        self.rt
-            .block_on(async { c.commit_group(req).await })
-            .expect("commit");
-    }
-
-    fn describe(&mut self) -> Result<DescribeGroupResponse, tonic::Status> {
-        let c = &mut self.c;
-        let id = self.id.clone();
-        self.rt
-            .block_on(async { c.describe_group(DescribeGroupRequest { id }).await })
-            .map(tonic::Response::into_inner)
+        self.g.commit(&serde_json::json!({
+            "ID": self.id,
+            "Properties": {
+                "Allocation": {"Size": size},
+                "Instance": {"Plugin": "instance-terraform", "Properties": properties},
+                "Flavor": {"Plugin": "flavor-vanilla", "Properties": {"Init": ["exec sleep 3600"]}},
+                "Updating": {"MaxSurge": 1, "MaxUnavailable": 0}
+            }
+        }));
     }
 
     fn converged(&mut self, n: u32) -> bool {
-        self.describe().is_ok_and(|d| {
-            d.phase == Phase::Converged as i32
-                && d.actual == n
-                && d.healthy == n
-                && d.up_to_date == n
-        })
+        self.g.converged(&self.id, n)
     }
 
     fn destroy(&mut self) {
-        let c = &mut self.c;
-        let id = self.id.clone();
-        self.rt
-            .block_on(async { c.destroy_group(DestroyGroupRequest { id }).await })
-            .expect("destroy group");
+        self.g.destroy(&self.id);
     }
+}
+
+/// The plugin, the vanilla flavor and the group controller in a new test world, with a Group
+/// and an Instance client; `None` when the test is skipped.
+fn start(test: &str) -> Option<(Env, Group, Client)> {
+    let mut env = Env::new(test)?;
+    env.start_plugin(&[]);
+    env.start_vanilla();
+    env.start_group(&["--health-interval", "200ms", "--poll-interval", "250ms"]);
+    let g = Group::new(&env);
+    let c = env.client();
+    Some((env, g, c))
 }
 
 /// The running members (per the plugin) and the instance processes, checked to match.
@@ -122,13 +103,9 @@ fn everything_is_gone(g: &mut Group, c: &mut Client, env: &Env) {
 
 #[test]
 fn a_group_scales_replaces_and_rolls_through_terraform() {
-    let Some(mut env) = Env::new("group") else {
+    let Some((env, mut g, mut c)) = start("group") else {
         return;
     };
-    env.start_plugin(&[]);
-    env.start_group();
-    let mut g = Group::new(&env);
-    let mut c = env.client();
 
     let t = Instant::now();
     g.commit(3, env.instance_properties("1", 0));
@@ -178,13 +155,9 @@ fn a_group_scales_replaces_and_rolls_through_terraform() {
 
 #[test]
 fn drift_is_noticed_and_the_group_heals_it() {
-    let Some(mut env) = Env::new("drift") else {
+    let Some((env, mut g, mut c)) = start("drift") else {
         return;
     };
-    env.start_plugin(&[]);
-    env.start_group();
-    let mut g = Group::new(&env);
-    let mut c = env.client();
     g.commit(2, env.instance_properties("1", 0));
     let start = settled(&mut g, &mut c, &env, 2, "2 members");
 

@@ -30,20 +30,20 @@ fn provision_is_pending_then_running_and_destroy_really_destroys() {
     // Provision returns at once; the instances are listed PENDING from then on.
     let t = Instant::now();
     let a = c
-        .provision(
-            &props,
+        .provision(instance_spec(
+            props.clone(),
             &[(GROUP, &group), ("tier", "web")],
             "exec sleep 3600",
             None,
-        )
+        ))
         .unwrap();
     let b = c
-        .provision(
-            &props,
+        .provision(instance_spec(
+            props.clone(),
             &[(GROUP, &group), ("tier", "web")],
             "exec sleep 3600",
             None,
-        )
+        ))
         .unwrap();
     let rpc = t.elapsed();
     assert!(rpc.as_millis() < 1000, "two Provision calls took {rpc:?}");
@@ -189,12 +189,12 @@ fn bad_properties_are_refused_with_json_paths_and_nothing_is_written() {
         "$.properties.resource.terraform_data.input"
     );
     let e = c
-        .provision(
-            &serde_json::json!({"resource": []}),
+        .provision(instance_spec(
+            serde_json::json!({"resource": []}),
             &[("", "x")],
             "",
             Some(""),
-        )
+        ))
         .unwrap_err();
     assert_eq!(
         violation_paths(&e),
@@ -205,12 +205,12 @@ fn bad_properties_are_refused_with_json_paths_and_nothing_is_written() {
         ]
     );
     let e = c
-        .provision(
-            &serde_json::json!({"resource": {"aws_instance": {"user_data": "mine"}}}),
+        .provision(instance_spec(
+            serde_json::json!({"resource": {"aws_instance": {"user_data": "mine"}}}),
             &[],
             "boot",
             None,
-        )
+        ))
         .unwrap_err();
     assert_eq!(
         violation_paths(&e),
@@ -228,21 +228,21 @@ fn a_configuration_terraform_rejects_fails_only_its_own_instance() {
     env.start_plugin(&[]);
     let mut c = env.client();
     let good = c
-        .provision(
-            &env.instance_properties("1", 0),
+        .provision(instance_spec(
+            env.instance_properties("1", 0),
             &[],
             "exec sleep 3600",
             None,
-        )
+        ))
         .unwrap();
     // Valid for the plugin, but terraform_data has no argument "bogus".
     let bad = c
-        .provision(
-            &serde_json::json!({"resource": {"terraform_data": {"bogus": 1}}}),
+        .provision(instance_spec(
+            serde_json::json!({"resource": {"terraform_data": {"bogus": 1}}}),
             &[],
             "",
             None,
-        )
+        ))
         .unwrap();
     wait_until("good running, bad failed", || {
         let s = c.states();
@@ -275,12 +275,12 @@ fn an_instance_file_deleted_by_hand_is_destroyed_not_leaked() {
     env.start_plugin(&[]);
     let mut c = env.client();
     let id = c
-        .provision(
-            &env.instance_properties("1", 0),
+        .provision(instance_spec(
+            env.instance_properties("1", 0),
             &[],
             "exec sleep 3600",
             None,
-        )
+        ))
         .unwrap();
     wait_until("running", || {
         c.states().get(&id) == Some(&InstanceState::Running)
@@ -315,10 +315,20 @@ fn watchers_see_created_running_terminating_and_gone() {
         .unwrap();
     let props = env.instance_properties("1", 0);
     let id = c
-        .provision(&props, &[("w", "1")], "exec sleep 3600", None)
+        .provision(instance_spec(
+            props.clone(),
+            &[("w", "1")],
+            "exec sleep 3600",
+            None,
+        ))
         .unwrap();
-    c.provision(&props, &[("w", "other")], "exec sleep 3600", None)
-        .unwrap();
+    c.provision(instance_spec(
+        props.clone(),
+        &[("w", "other")],
+        "exec sleep 3600",
+        None,
+    ))
+    .unwrap();
     let mut next = |c: &mut Client| -> InstanceEvent {
         c.rt.block_on(async {
             tokio::time::timeout(PATIENCE, stream.message())

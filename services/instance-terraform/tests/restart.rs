@@ -17,8 +17,13 @@ fn a_plugin_killed_mid_apply_finishes_after_restart_without_duplicates() {
     let props = env.instance_properties("1", 3);
     let ids: BTreeSet<String> = (0..3)
         .map(|_| {
-            c.provision(&props, &[("role", "r")], "exec sleep 3600", None)
-                .unwrap()
+            c.provision(instance_spec(
+                props.clone(),
+                &[("role", "r")],
+                "exec sleep 3600",
+                None,
+            ))
+            .unwrap()
         })
         .collect();
     wait_until("the apply has started", || env.join("applying").exists());

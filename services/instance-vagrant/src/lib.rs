@@ -22,7 +22,6 @@
 //! - [`ops`]: provision in the background, destroy, cleanup, resuming after a restart.
 //! - [`monitor`]: observing the machines (exited, removed behind the plugin's back, leftovers).
 //! - [`service`]: the `infrakit.instance.v1.Instance` gRPC service.
-//! - [`units`]: durations for the command line.
 //!
 //! # Guarantees
 //! - No network access is attempted: images are never pulled (`--pull never`, and Provision
@@ -41,7 +40,6 @@ pub mod record;
 pub mod service;
 pub mod store;
 pub mod template;
-pub mod units;
 pub mod vagrant;
 pub mod vagrantfile;
 

@@ -4,9 +4,12 @@ use clap::Parser;
 use infrakit_instance_vagrant::docker::Docker;
 use infrakit_instance_vagrant::ops::{Config, load_template};
 use infrakit_instance_vagrant::vagrant::Vagrant;
-use infrakit_instance_vagrant::{KIND, Store, VagrantInstance, units};
+use infrakit_instance_vagrant::{KIND, Store, VagrantInstance};
+use infrakit_model::duration::{self, Syntax};
 use infrakit_runtime::PluginHost;
-use infrakit_runtime::cli::{PluginCommand, ServeArgs, handle_command, run_plugin};
+use infrakit_runtime::cli::{
+    PluginCommand, ServeArgs, default_state_dir, handle_command, run_plugin,
+};
 use infrakit_spi::instance::v1::instance_server::InstanceServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +24,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<PluginCommand>,
     /// The directory holding one directory per instance (Vagrantfile, boot.sh, tags.json, ...).
-    #[arg(long, env = "INFRAKIT_INSTANCE_VAGRANT_DIR", default_value_os_t = default_dir(), global = true)]
+    #[arg(long, env = "INFRAKIT_INSTANCE_VAGRANT_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     dir: PathBuf,
     /// A Vagrantfile template replacing the built-in ones (Properties' `Template` overrides it).
     #[arg(long, env = "INFRAKIT_VAGRANT_TEMPLATE", global = true)]
@@ -33,16 +36,16 @@ struct Cli {
     #[arg(long, default_value = "docker", global = true)]
     docker: PathBuf,
     /// The longest `vagrant up`; slower machines are stopped and reported failed.
-    #[arg(long, default_value = "15m", value_parser = units::duration, global = true)]
+    #[arg(long, default_value = "15m", value_parser = parse_duration, global = true)]
     up_timeout: Duration,
     /// The longest `vagrant destroy -f`.
-    #[arg(long, default_value = "5m", value_parser = units::duration, global = true)]
+    #[arg(long, default_value = "5m", value_parser = parse_duration, global = true)]
     destroy_timeout: Duration,
     /// How often containers are listed (states, containers removed behind the plugin's back).
-    #[arg(long, default_value = "1s", value_parser = units::duration, global = true)]
+    #[arg(long, default_value = "1s", value_parser = parse_duration, global = true)]
     poll_interval: Duration,
     /// How often `vagrant status` asks about machines of providers other than docker.
-    #[arg(long, default_value = "30s", value_parser = units::duration, global = true)]
+    #[arg(long, default_value = "30s", value_parser = parse_duration, global = true)]
     status_interval: Duration,
     /// How many lines of Vagrant's output DescribeInstances shows.
     #[arg(long, default_value_t = 20, global = true)]
@@ -51,11 +54,11 @@ struct Cli {
     serve: ServeArgs,
 }
 
-fn default_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(".infrakit/instance-vagrant")
+/// Parses a duration flag: `500ms`, `30s`, `10m`, `1h`, or combinations like `1m30s`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    duration::parse(text, Syntax::WHOLE).map_err(|_| {
+        format!("{text:?} is not a duration (write e.g. \"500ms\", \"30s\", \"10m\", \"1h\")")
+    })
 }
 
 fn main() -> ExitCode {
@@ -105,4 +108,18 @@ fn main() -> ExitCode {
             PluginHost::new(ctx.name, KIND).add_service(InstanceServer::new(plugin)),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_flags_parse_and_nonsense_does_not() {
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        for bad in ["", "5", "s", "5x", "1.5s", "-1s"] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(e.contains("is not a duration (write e.g."), "{bad:?}: {e}");
+        }
+    }
 }

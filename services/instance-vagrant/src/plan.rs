@@ -4,8 +4,8 @@
 
 use crate::naming::{self, Identity};
 use crate::properties::{self, Provider, RESERVED_PREFIX, VagrantProperties};
+use infrakit_model::Violations;
 use infrakit_model::json_path::key;
-use infrakit_model::{Properties, Violations};
 use infrakit_runtime::status as st;
 use infrakit_spi::instance::v1::InstanceSpec;
 use std::collections::BTreeMap;
@@ -35,22 +35,14 @@ pub struct Plan {
 pub fn check(spec: Option<&InstanceSpec>) -> Result<Plan, Violations> {
     let mut bad = Violations::new();
     let Some(spec) = spec else {
-        bad.push("$.spec", "is missing", "send an instance spec");
+        bad.0.push(st::missing_spec());
         return Err(bad);
     };
     let at = "$.spec.properties";
-    let (raw, props) = match Properties::new(spec.properties.clone()).parse() {
-        Ok(v) => {
-            let p = properties::parse(&v, at)
-                .map_err(|v| bad.0.extend(v.0))
-                .ok();
-            (v, p)
-        }
-        Err(e) => {
-            bad.0.push(st::json_violation(at, &e));
-            (serde_json::Value::Null, None)
-        }
-    };
+    let raw = st::collect_properties(&spec.properties, at, &mut bad);
+    let props = raw
+        .as_ref()
+        .and_then(|v| properties::parse(v, at).map_err(|v| bad.0.extend(v.0)).ok());
     for k in spec.tags.keys() {
         if k.is_empty() || k.contains('=') {
             bad.push(
@@ -86,7 +78,7 @@ pub fn check(spec: Option<&InstanceSpec>) -> Result<Plan, Violations> {
         Some(props) if bad.is_empty() => Ok(Plan {
             id: naming::instance_id(&spec.tags),
             props,
-            raw_properties: raw,
+            raw_properties: raw.unwrap_or_default(),
             identity,
             logical_id: spec.logical_id.clone(),
             tags: spec

@@ -17,7 +17,7 @@
 //! nearest known name. Every problem is reported at once, each at its JSON path.
 
 use infrakit_model::Violations;
-use infrakit_model::json_path::{index, key, type_name};
+use infrakit_model::json_path::{index, key, object, type_name};
 use infrakit_model::suggest::did_you_mean;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -97,24 +97,13 @@ impl Provider {
 pub fn parse(v: &Value, at: &str) -> Result<VagrantProperties, Violations> {
     let mut out = VagrantProperties::default();
     let mut bad = Violations::new();
-    let obj = match v {
-        Value::Object(o) => o,
-        Value::Null => {
-            bad.push(
-                key(at, "Image"),
-                "is required",
-                "name an image that is on the engine, e.g. {\"Image\": \"web:1\"}",
-            );
-            return Err(bad);
-        }
-        other => {
-            bad.push(
-                at,
-                format!("must be an object, found {}", type_name(other)),
-                "write {\"Image\": \"web:1\"}",
-            );
-            return Err(bad);
-        }
+    let Some(obj) = object(v, at, "write {\"Image\": \"web:1\"}")? else {
+        bad.push(
+            key(at, "Image"),
+            "is required",
+            "name an image that is on the engine, e.g. {\"Image\": \"web:1\"}",
+        );
+        return Err(bad);
     };
     let mut suggested = Vec::new();
     for (k, val) in obj {

@@ -1,5 +1,6 @@
 //! The `infrakit.instance.v1.Instance` gRPC service.
 
+use crate::KIND;
 use crate::ops::{Config, Inner, ProvisionError};
 use crate::store::{Store, StoreError};
 use crate::{monitor, naming, plan, properties};
@@ -34,26 +35,12 @@ impl VagrantInstance {
     }
 }
 
-fn check_type(t: &str) -> Result<(), Status> {
-    if t.is_empty() {
-        Ok(())
-    } else {
-        Err(Status::not_found(format!(
-            "instance-vagrant has no subtype {t:?}; address it without a '/subtype'"
-        )))
-    }
-}
-
 fn provision_status(e: ProvisionError) -> Status {
     match e {
         ProvisionError::Invalid(v) => st::invalid(&v),
         ProvisionError::Unavailable(m) => Status::unavailable(m),
         ProvisionError::Io(e) => st::internal("cannot write the instance's directory", &e),
     }
-}
-
-fn not_found(id: &str) -> Status {
-    Status::not_found(format!("no instance {id:?}"))
 }
 
 #[tonic::async_trait]
@@ -63,7 +50,7 @@ impl Instance for VagrantInstance {
         req: Request<ValidateRequest>,
     ) -> Result<Response<ValidateResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let at = "$.properties";
         let v = st::parse_properties(&req.properties, at)?;
         let props = properties::parse(&v, at).map_err(|v| st::invalid(&v))?;
@@ -79,7 +66,7 @@ impl Instance for VagrantInstance {
         req: Request<ProvisionRequest>,
     ) -> Result<Response<ProvisionResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let plan = plan::check(req.spec.as_ref()).map_err(|v| st::invalid(&v))?;
         let id = self.inner.provision(plan).await.map_err(provision_status)?;
         Ok(Response::new(ProvisionResponse { id }))
@@ -87,7 +74,7 @@ impl Instance for VagrantInstance {
 
     async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         if req.labels.keys().any(String::is_empty) {
             return Err(st::invalid(
                 &Violation::new(
@@ -103,7 +90,7 @@ impl Instance for VagrantInstance {
             .store
             .label(&req.id, &labels)
             .map_err(|e| match e {
-                StoreError::NotFound(id) => not_found(&id),
+                StoreError::NotFound(id) => st::no_instance(&id),
                 StoreError::Io(e) => st::internal("cannot write the tags", &e),
             })?;
         Ok(Response::new(LabelResponse {}))
@@ -114,15 +101,15 @@ impl Instance for VagrantInstance {
         req: Request<DestroyRequest>,
     ) -> Result<Response<DestroyResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let reason = req.reason().as_str_name();
         if !naming::is_instance_id(&req.id) {
-            return Err(not_found(&req.id));
+            return Err(st::no_instance(&req.id));
         }
         let mut rx = self
             .inner
             .start_destroy(&req.id)
-            .ok_or_else(|| not_found(&req.id))?;
+            .ok_or_else(|| st::no_instance(&req.id))?;
         tracing::info!(id = %req.id, reason, "destroying");
         let result = tokio::time::timeout(DESTROY_WAIT, rx.wait_for(Option::is_some)).await;
         match result {
@@ -147,7 +134,7 @@ impl Instance for VagrantInstance {
         req: Request<DescribeInstancesRequest>,
     ) -> Result<Response<DescribeInstancesResponse>, Status> {
         let req = req.into_inner();
-        check_type(&req.r#type)?;
+        st::no_subtype(KIND, &req.r#type)?;
         let instances = self.inner.store.describe(&req.tags, req.properties);
         Ok(Response::new(DescribeInstancesResponse { instances }))
     }
@@ -158,12 +145,11 @@ impl Instance for VagrantInstance {
         &self,
         req: Request<WatchInstancesRequest>,
     ) -> Result<Response<Self::WatchInstancesStream>, Status> {
-        let req = req.into_inner();
-        check_type(&req.r#type)?;
-        Ok(Response::new(infrakit_runtime::watch::instance_events(
+        infrakit_runtime::watch::respond(
+            KIND,
+            req.into_inner(),
             self.inner.store.subscribe(),
-            req.tags,
             self.inner.shutdown.clone(),
-        )))
+        )
     }
 }

@@ -9,6 +9,7 @@
 //! - One plugin process per instances directory: a second one fails to open it (file lock).
 
 use crate::record::{self, Loaded, Phase, StateRecord, StoredSpec};
+use infrakit_runtime::watch::EventBroadcast;
 use infrakit_spi::instance::v1::{
     InstanceDescription, InstanceEvent, InstanceEventKind, InstanceState,
 };
@@ -16,7 +17,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 use tokio::sync::broadcast;
@@ -83,8 +83,7 @@ pub enum StoreError {
 pub struct Store {
     root: PathBuf,
     entries: Mutex<BTreeMap<String, Entry>>,
-    events: broadcast::Sender<InstanceEvent>,
-    seq: AtomicU64,
+    events: EventBroadcast,
     _lock: File,
 }
 
@@ -172,12 +171,10 @@ impl Store {
                 Err(err) => return Err(err),
             }
         }
-        let (events, _) = broadcast::channel(1024);
         Ok(Self {
             root,
             entries: Mutex::new(entries),
-            events,
-            seq: AtomicU64::new(0),
+            events: EventBroadcast::new(1024),
             _lock: lock,
         })
     }
@@ -394,13 +391,7 @@ impl Store {
     }
 
     fn emit(&self, kind: InstanceEventKind, instance: InstanceDescription) {
-        let sequence = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
-        // No receiver is not an error: nobody watches.
-        let _ = self.events.send(InstanceEvent {
-            kind: kind as i32,
-            instance: Some(instance),
-            sequence,
-        });
+        self.events.emit(kind, Some(instance));
     }
 }
 

@@ -152,10 +152,19 @@ impl Vagrant {
     /// The machine state `vagrant status` reports (`running`, `not_created`, `poweroff`, ...),
     /// for providers the plugin cannot ask directly.
     pub async fn status(&self, dir: &Path) -> Result<String, String> {
-        let out = Command::new(&self.program)
-            .args(["status", "--machine-readable"])
-            .current_dir(dir)
-            .env("VAGRANT_CWD", dir)
+        let out = self.machine_readable(&["status"], Some(dir)).await?;
+        machine_state(&out).ok_or_else(|| "vagrant status printed no state".to_string())
+    }
+
+    /// Runs `vagrant <args> --machine-readable` (in `dir`, if given) for at most 60 s; returns
+    /// its output, or its error output when it fails.
+    async fn machine_readable(&self, args: &[&str], dir: Option<&Path>) -> Result<String, String> {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(args).arg("--machine-readable");
+        if let Some(dir) = dir {
+            cmd.current_dir(dir).env("VAGRANT_CWD", dir);
+        }
+        let out = cmd
             .env("VAGRANT_CHECKPOINT_DISABLE", "1")
             .env("VAGRANT_NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -163,13 +172,12 @@ impl Vagrant {
             .output();
         let out = tokio::time::timeout(Duration::from_secs(60), out)
             .await
-            .map_err(|_| "vagrant status took longer than 60s".to_string())?
+            .map_err(|_| format!("vagrant {} took longer than 60s", args.join(" ")))?
             .map_err(|e| format!("cannot run {}: {e}", self.program.display()))?;
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
         }
-        machine_state(&String::from_utf8_lossy(&out.stdout))
-            .ok_or_else(|| "vagrant status printed no state".to_string())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
 
@@ -177,21 +185,8 @@ impl Vagrant {
     /// The boxes already added (`vagrant box list`), so a missing one is refused instead of
     /// downloaded.
     pub async fn boxes(&self) -> Result<Vec<String>, String> {
-        let out = Command::new(&self.program)
-            .args(["box", "list", "--machine-readable"])
-            .env("VAGRANT_CHECKPOINT_DISABLE", "1")
-            .env("VAGRANT_NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output();
-        let out = tokio::time::timeout(Duration::from_secs(60), out)
-            .await
-            .map_err(|_| "vagrant box list took longer than 60s".to_string())?
-            .map_err(|e| format!("cannot run {}: {e}", self.program.display()))?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-        }
-        Ok(box_names(&String::from_utf8_lossy(&out.stdout)))
+        let out = self.machine_readable(&["box", "list"], None).await?;
+        Ok(box_names(&out))
     }
 }
 

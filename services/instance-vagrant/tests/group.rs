@@ -3,51 +3,8 @@
 //! destroying the group removes every container and directory.
 
 use crate::support::*;
-use infrakit_spi::group::v1::group_client::GroupClient;
-use infrakit_spi::group::v1::*;
 use std::collections::BTreeSet;
 use std::time::Instant;
-use tonic::transport::Channel;
-
-struct Group {
-    c: GroupClient<Channel>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Group {
-    fn commit(&mut self, spec: &serde_json::Value) {
-        let req = CommitGroupRequest {
-            spec: Some(GroupSpec {
-                id: spec["ID"].as_str().unwrap().to_string(),
-                properties: spec["Properties"].to_string().into_bytes(),
-            }),
-            pretend: false,
-        };
-        let c = &mut self.c;
-        self.rt
-            .block_on(async { c.commit_group(req).await })
-            .expect("commit");
-    }
-
-    fn describe(&mut self, id: &str) -> Result<DescribeGroupResponse, tonic::Status> {
-        let c = &mut self.c;
-        self.rt
-            .block_on(async {
-                c.describe_group(DescribeGroupRequest { id: id.into() })
-                    .await
-            })
-            .map(tonic::Response::into_inner)
-    }
-
-    fn converged(&mut self, id: &str, n: u32) -> bool {
-        self.describe(id).is_ok_and(|d| {
-            d.phase == Phase::Converged as i32
-                && d.actual == n
-                && d.healthy == n
-                && d.up_to_date == n
-        })
-    }
-}
 
 #[test]
 fn a_group_of_two_converges_heals_and_is_destroyed_without_leftovers() {
@@ -58,32 +15,9 @@ fn a_group_of_two_converges_heals_and_is_destroyed_without_leftovers() {
     let plugin = env.plugin_name();
     let group_id = format!("vg-{}", env.id);
     env.start_plugin(&[]);
-    env.start(
-        &workspace_binary("infrakit-flavor-vanilla"),
-        "flavor-vanilla",
-        &[],
-    );
-    let state = env.join("group-state").display().to_string();
-    env.start(
-        &workspace_binary("infrakit-group"),
-        "group",
-        &["--state-dir", &state, "--health-interval", "200ms"],
-    );
-    let rt = rt();
-    let sock = env.socket("group");
-    let ch = rt.block_on(async {
-        infrakit_runtime::dial::connect(
-            &infrakit_runtime::ListenAddr::Unix(sock),
-            false,
-            &Default::default(),
-        )
-        .await
-        .expect("connect to the group")
-    });
-    let mut g = Group {
-        c: GroupClient::new(ch),
-        rt,
-    };
+    env.start_vanilla();
+    env.start_group(&["--health-interval", "200ms"]);
+    let mut g = env.group();
     let running = |env: &Env| -> BTreeSet<String> {
         env.containers()
             .into_iter()
@@ -131,19 +65,9 @@ fn a_group_of_two_converges_heals_and_is_destroyed_without_leftovers() {
 
     // Destroying the group leaves no container and no directory.
     let t = Instant::now();
-    let c = &mut g.c;
-    g.rt.block_on(async {
-        c.destroy_group(DestroyGroupRequest {
-            id: group_id.clone(),
-        })
-        .await
-    })
-    .expect("destroy group");
+    g.destroy(&group_id);
     wait_until("every machine and directory is removed", || {
-        env.containers().is_empty()
-            && env.instance_dirs().is_empty()
-            && g.describe(&group_id)
-                .is_err_and(|s| s.code() == tonic::Code::NotFound)
+        env.containers().is_empty() && env.instance_dirs().is_empty() && g.gone(&group_id)
     });
     eprintln!(
         "timing: destroy group of 2 -> nothing left in {:?}",

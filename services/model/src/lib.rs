@@ -6,8 +6,10 @@
 //! - [`suggest`]: "did you mean" suggestions.
 //! - [`properties`]: opaque plugin Properties whose `Debug` never shows their content.
 //! - [`tags`]: the tag names the group controller writes on instances.
-//! - [`json_path`]: building JSON paths such as `$.Properties.Allocation.Size`.
+//! - [`json_path`]: building JSON paths such as `$.Properties.Allocation.Size`; shape checks.
+//! - [`duration`]: durations as specs, Properties and flags write them (`"1m30s"`).
 
+pub mod duration;
 pub mod json_path;
 pub mod name;
 pub mod properties;

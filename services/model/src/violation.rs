@@ -63,6 +63,11 @@ impl Violations {
         self.0.push(Violation::new(path, problem, fix));
     }
 
+    /// The value of `r`, or `None` after recording its violation.
+    pub fn record<T>(&mut self, r: Result<T, Violation>) -> Option<T> {
+        r.map_err(|v| self.0.push(v)).ok()
+    }
+
     /// True when nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -101,6 +106,18 @@ impl From<Violation> for Violations {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_keeps_values_and_collects_violations() {
+        let mut bad = Violations::new();
+        assert_eq!(bad.record(Ok::<_, Violation>(3)), Some(3));
+        assert!(bad.is_empty());
+        assert_eq!(
+            bad.record(Err::<u8, _>(Violation::new("$.a", "is bad", "fix it"))),
+            None
+        );
+        assert_eq!(bad.to_string(), "$.a: is bad (fix: fix it)");
+    }
 
     #[test]
     fn display_lists_every_violation_with_its_fix() {

@@ -85,6 +85,36 @@ pub fn handle_command(
     }
 }
 
+/// Runs a plugin binary: its subcommand when one was given ([`handle_command`]), else the
+/// plugin itself ([`run_plugin`]). Returns the process exit code.
+pub fn run_binary<F, Fut, E>(
+    command: Option<&PluginCommand>,
+    spi_type: &str,
+    kind: &str,
+    args: ServeArgs,
+    build: F,
+) -> ExitCode
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<PluginHost, E>>,
+    E: Into<Box<dyn std::error::Error>>,
+{
+    if handle_command(command, &args, kind, spi_type) {
+        return ExitCode::SUCCESS;
+    }
+    run_plugin(kind, args, build)
+}
+
+/// The default directory for a plugin of `kind`'s state: `$HOME/.infrakit/<kind>`
+/// (`/tmp/.infrakit/<kind>` without `HOME`).
+pub fn default_state_dir(kind: &str) -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join(".infrakit")
+        .join(kind)
+}
+
 /// How long a health check may take.
 const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -237,4 +267,28 @@ where
 
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     crate::dial::error_chain(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_dirs_are_per_kind_under_dot_infrakit() {
+        let dir = default_state_dir("instance-file");
+        assert!(
+            dir.ends_with(".infrakit/instance-file"),
+            "{}",
+            dir.display()
+        );
+        assert!(dir.is_absolute(), "{}", dir.display());
+    }
+
+    #[test]
+    fn version_json_names_the_plugin_and_its_spi() {
+        let v: serde_json::Value =
+            serde_json::from_str(&version_json("files", "infrakit.instance.v1.Instance")).unwrap();
+        assert_eq!(v["name"], "files");
+        assert_eq!(v["type"], "infrakit.instance.v1.Instance");
+    }
 }

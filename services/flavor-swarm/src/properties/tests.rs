@@ -98,3 +98,24 @@ fn a_non_object_is_refused() {
         vec!["$.properties: must be an object, found an array (fix: write {\"Role\": \"worker\"})"]
     );
 }
+
+#[test]
+fn durations_combine_units_and_nonsense_is_named() {
+    let p = parse(
+        &json!({"JoinTimeout": "1h30m", "DrainTimeout": " 20s "}),
+        "$",
+        None,
+    )
+    .unwrap();
+    assert_eq!(p.join_timeout, Duration::from_secs(5400));
+    assert_eq!(p.drain_timeout, Duration::from_secs(20));
+    for bad in ["", "5", "s", "5x", "1m-3s", "99999999999999999999h"] {
+        let got = problems(json!({ "JoinTimeout": bad }), None);
+        assert_eq!(
+            got,
+            [format!(
+                "$.properties.JoinTimeout: {bad:?} is not a duration (fix: write a duration such as \"30s\" or \"5m\")"
+            )]
+        );
+    }
+}

@@ -16,12 +16,14 @@
 
 #![allow(dead_code)]
 
-use infrakit_spi::flavor::v1::flavor_client::FlavorClient;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use infrakit_testkit::docker::remove_containers;
+use infrakit_testkit::{Mesh, eventually, skip};
+use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-use tonic::transport::Channel;
+use std::time::Duration;
+
+pub use infrakit_testkit::docker::{docker, docker_ok};
+pub use infrakit_testkit::{Flavor, bin, violation_paths};
 
 /// How long a condition may take before a test fails.
 pub const PATIENCE: Duration = Duration::from_secs(60);
@@ -40,91 +42,14 @@ pub fn plugin_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_infrakit-flavor-swarm"))
 }
 
-/// Another workspace binary, next to the plugin's (built by `cargo build --workspace --bins`).
-pub fn workspace_binary(name: &str) -> PathBuf {
-    let p = plugin_binary()
-        .parent()
-        .map(|d| d.join(name))
-        .unwrap_or_else(|| PathBuf::from(name));
-    assert!(
-        p.exists(),
-        "{} is missing: build it first with `cargo build -p infrakit-group -p infrakit-instance-docker` \
-         (or `cargo build --workspace --bins`) into the same target directory",
-        p.display()
-    );
-    p
-}
-
-/// Runs `docker` with `args`.
-pub fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the docker CLI")
-}
-
-/// Runs `docker` with `args`, failing the test unless it succeeds; returns stdout, trimmed.
-pub fn docker_ok(args: &[&str]) -> String {
-    let o = docker(args);
-    assert!(
-        o.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
 /// Polls `cond` until it holds, failing the test after `patience`; returns how long it took.
-pub fn wait_for(what: &str, patience: Duration, mut cond: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < patience,
-            "timed out after {patience:?} waiting for: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    start.elapsed()
+pub fn wait_for(what: &str, patience: Duration, cond: impl FnMut() -> bool) -> Duration {
+    eventually(what, patience, Duration::from_millis(100), cond)
 }
 
 /// [`wait_for`] with [`PATIENCE`].
 pub fn wait_until(what: &str, cond: impl FnMut() -> bool) -> Duration {
     wait_for(what, PATIENCE, cond)
-}
-
-/// A small runtime for blocking test code that makes gRPC calls.
-pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// True when the unix socket answers a gRPC health check with SERVING.
-pub fn serving(sock: &Path) -> bool {
-    if !sock.exists() {
-        return false;
-    }
-    let addr = infrakit_runtime::ListenAddr::Unix(sock.to_path_buf());
-    rt().block_on(infrakit_runtime::dial::serving(
-        &addr,
-        false,
-        &Default::default(),
-    ))
-}
-
-/// A channel to the plugin at `sock`.
-pub fn channel(rt: &tokio::runtime::Runtime, sock: &Path) -> Channel {
-    rt.block_on(async {
-        infrakit_runtime::dial::connect(
-            &infrakit_runtime::ListenAddr::Unix(sock.to_path_buf()),
-            false,
-            &Default::default(),
-        )
-        .await
-        .expect("connect")
-    })
 }
 
 /// How dind containers get the privileges their engine needs.
@@ -197,43 +122,6 @@ impl Privileges {
     }
 }
 
-/// A running process, killed when dropped.
-pub struct Proc {
-    child: Option<Child>,
-    /// Its stderr log.
-    pub log: PathBuf,
-}
-
-impl Proc {
-    /// The process's stderr so far.
-    pub fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Fails the test with the log if the process has exited.
-    pub fn assert_running(&mut self) {
-        if let Some(c) = self.child.as_mut()
-            && let Ok(Some(status)) = c.try_wait()
-        {
-            panic!("process exited early ({status}); its log:\n{}", self.logs());
-        }
-    }
-
-    /// Kills the process (SIGKILL) and waits for it.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// The swarm a test initialised on the local engine.
 #[derive(Clone, Debug)]
 pub struct Swarm {
@@ -245,28 +133,28 @@ pub struct Swarm {
     pub self_node: String,
 }
 
-/// One test's world: a short temporary directory (plugins dir, state, logs), the processes it
-/// started, and a unique run ID labelling everything it creates on the engine. Dropping it kills
+/// One test's world: a [`Mesh`] (reached through `Deref`), and a unique run ID labelling
+/// everything it creates on the engine. Dropping it kills
 /// the processes first (so nothing re-creates containers), removes every container of the run
 /// (with its volumes), leaves the swarm it initialised, and removes the networks it created.
 pub struct Env {
     /// The run's ID (8 hex digits).
     pub id: String,
-    dir: tempfile::TempDir,
-    procs: Vec<Proc>,
+    mesh: Mesh,
     swarm: Option<Swarm>,
     created_gwbridge: bool,
     /// Locked while the test runs; unlocked when dropped, after the cleanup.
     _one_at_a_time: std::fs::File,
 }
 
+infrakit_testkit::deref_mesh!(Env);
+
 impl Env {
     /// A new test world, or `None` when `INFRAKIT_SKIP_DOCKER=1` asks to skip. Fails the test
     /// when the engine is unavailable, when the dind image is missing, or when the engine is
     /// already in a swarm.
     pub fn new(test: &str) -> Option<Self> {
-        if std::env::var("INFRAKIT_SKIP_DOCKER").as_deref() == Ok("1") {
-            eprintln!("skipping {test}: INFRAKIT_SKIP_DOCKER=1");
+        if skip(test, "INFRAKIT_SKIP_DOCKER") {
             return None;
         }
         let guard = std::fs::OpenOptions::new()
@@ -276,13 +164,7 @@ impl Env {
             .open(LOCK_FILE)
             .expect("open the swarm tests' lock file");
         guard.lock().expect("lock the swarm tests' lock file");
-        let v = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
-        assert!(
-            v.status.success(),
-            "{test} needs a Docker engine, and `docker version` failed: {}\n\
-             (start dockerd, or set INFRAKIT_SKIP_DOCKER=1 to skip these tests on a machine without one)",
-            String::from_utf8_lossy(&v.stderr).trim()
-        );
+        infrakit_testkit::docker::require_engine(test);
         assert!(
             docker(&["image", "inspect", DIND_IMAGE]).status.success(),
             "{DIND_IMAGE} is missing: build it with `bash tests/setup/dind-image.sh` (offline: debootstrap \
@@ -294,33 +176,13 @@ impl Env {
             "refusing to run {test}: the engine is already in a swarm (state {state:?}) that this test \
              did not create. Leave it first (`docker swarm leave --force`) if it is a leftover."
         );
-        let dir = tempfile::Builder::new()
-            .prefix("iks")
-            .tempdir_in("/tmp")
-            .expect("temp dir");
         Some(Self {
             id: infrakit_runtime::socket::random_hex(4),
-            dir,
-            procs: Vec::new(),
+            mesh: Mesh::new("iks").with_patience(PATIENCE),
             swarm: None,
             created_gwbridge: false,
             _one_at_a_time: guard,
         })
-    }
-
-    /// A path inside the test directory.
-    pub fn join(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-
-    /// The plugins directory.
-    pub fn plugins(&self) -> PathBuf {
-        self.join("p")
-    }
-
-    /// The socket of plugin `name`.
-    pub fn socket(&self, name: &str) -> PathBuf {
-        self.plugins().join(format!("{name}.sock"))
     }
 
     /// Initialises a swarm on the local engine, advertised on a new network's gateway, with a
@@ -368,56 +230,14 @@ impl Env {
         s
     }
 
-    /// Starts a binary with the plugins directory set; waits until socket `name` serves.
-    pub fn start(&mut self, binary: &Path, name: &str, args: &[&str]) -> usize {
-        let log = self.join(&format!(
-            "{}-{}.log",
-            name.replace('/', "_"),
-            infrakit_runtime::socket::random_hex(3)
-        ));
-        let out = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(binary)
-            .arg("--name")
-            .arg(name)
-            .args(args)
-            .env("INFRAKIT_PLUGINS_DIR", self.plugins())
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(out)
-            .spawn()
-            .expect("spawn plugin");
-        let mut p = Proc {
-            child: Some(child),
-            log,
-        };
-        let sock = self.socket(name);
-        wait_until(&format!("{name} serving"), || {
-            p.assert_running();
-            serving(&sock)
-        });
-        self.procs.push(p);
-        self.procs.len() - 1
-    }
-
     /// Starts the flavor under test as `flavor-swarm`, talking to the local engine.
     pub fn start_flavor(&mut self) -> usize {
-        self.start(&plugin_binary(), "flavor-swarm", &[])
+        self.mesh.start(&plugin_binary(), "flavor-swarm", &[])
     }
 
-    /// A started process.
-    pub fn proc(&mut self, i: usize) -> &mut Proc {
-        &mut self.procs[i]
-    }
-
-    /// A Flavor client for plugin `name`, with its own runtime.
+    /// A Flavor client for plugin `name`.
     pub fn flavor_client(&self, name: &str) -> Flavor {
-        let rt = rt();
-        let ch = channel(&rt, &self.socket(name));
-        Flavor {
-            c: FlavorClient::new(ch),
-            rt,
-        }
+        self.flavor(name)
     }
 
     /// Starts a dind container on the swarm's network whose main process runs `init`, then the
@@ -471,36 +291,12 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        for p in &mut self.procs {
-            p.kill();
-        }
-        let ids = docker(&[
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label={RUN_LABEL}={}", self.id),
+        self.mesh.kill_all();
+        remove_containers(&[
+            format!("label={RUN_LABEL}={}", self.id),
+            // Containers made by a run's Docker instance plugin carry its marker, not the run label.
+            format!("label=infrakit.instance-docker=docker-{}", self.id),
         ]);
-        let mut ids: Vec<String> = String::from_utf8_lossy(&ids.stdout)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        // Containers made by a run's Docker instance plugin carry its marker, not the run label.
-        let marker = docker(&[
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=infrakit.instance-docker=docker-{}", self.id),
-        ]);
-        ids.extend(
-            String::from_utf8_lossy(&marker.stdout)
-                .split_whitespace()
-                .map(str::to_string),
-        );
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f", "-v"];
-            args.extend(ids.iter().map(String::as_str));
-            let _ = docker(&args);
-        }
         if let Some(s) = self.swarm.take() {
             if swarm_state() != "inactive" {
                 let _ = docker(&["swarm", "leave", "--force"]);
@@ -516,34 +312,6 @@ impl Drop for Env {
 /// The engine's swarm state: `inactive`, `active`, `pending`, `locked` or `error`.
 pub fn swarm_state() -> String {
     docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"])
-}
-
-/// A blocking Flavor client.
-pub struct Flavor {
-    /// The generated client.
-    pub c: FlavorClient<Channel>,
-    /// The runtime calls run on.
-    pub rt: tokio::runtime::Runtime,
-}
-
-impl Flavor {
-    /// Runs one call.
-    pub fn call<T>(
-        &mut self,
-        f: impl AsyncFnOnce(&mut FlavorClient<Channel>) -> Result<tonic::Response<T>, tonic::Status>,
-    ) -> Result<T, tonic::Status> {
-        let c = &mut self.c;
-        self.rt
-            .block_on(async { f(c).await.map(|r| r.into_inner()) })
-    }
-}
-
-/// The field paths of a status's BadRequest violations.
-pub fn violation_paths(st: &tonic::Status) -> Vec<String> {
-    infrakit_runtime::status::violations_of(st)
-        .into_iter()
-        .map(|v| v.path)
-        .collect()
 }
 
 /// Flavor calls with the request plumbing written once.

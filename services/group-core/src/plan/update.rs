@@ -141,7 +141,7 @@ fn rollback(
 
 /// Names the new instance that kept the update from progressing, and why.
 fn culprit(view: &View<'_>) -> String {
-    let deadline = crate::time::format_duration(view.spec.updating().deadline);
+    let deadline = infrakit_model::duration::format(view.spec.updating().deadline);
     let stuck = view
         .seen
         .iter()

