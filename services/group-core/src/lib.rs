@@ -46,7 +46,7 @@ mod fixtures;
 pub use commit::{CommitPlan, plan_commit};
 pub use hash::config_hash;
 pub use observe::{Health, InstanceState, Observed, ObservedInstance};
-pub use plan::{Action, DestroyReason, Phase, Plan, Status, plan, plan_degraded};
+pub use plan::{Action, DestroyReason, Drain, Phase, Plan, Status, plan, plan_degraded};
 pub use spec::GroupSpec;
 pub use state::{GroupState, retry_after};
 pub use time::Time;

@@ -5,7 +5,7 @@
 use crate::observer::{Observation, Verdict, ask};
 use crate::plugins::Plugins;
 use infrakit_group_core::spec::Allocation;
-use infrakit_group_core::{Action, DestroyReason, GroupSpec, Health};
+use infrakit_group_core::{Action, DestroyReason, Drain, GroupSpec, Health};
 use infrakit_model::tags;
 use infrakit_spi::flavor::v1::{Allocation as SpiAllocation, DrainRequest, Index, PrepareRequest};
 use infrakit_spi::instance::v1::{
@@ -109,14 +109,15 @@ pub async fn execute(
 }
 
 /// What every action of one pass shares, computed once: the Properties serialised, the
-/// allocation, and the tags of the instances to drain (so the flavor can find them).
+/// allocation, and the instances to drain as last listed (so the flavor can find them by
+/// their tags).
 struct Pass {
     spec: Arc<GroupSpec>,
     plugins: Plugins,
     instance_properties: Vec<u8>,
     flavor_properties: Vec<u8>,
     allocation: SpiAllocation,
-    drained_tags: HashMap<String, HashMap<String, String>>,
+    drained: HashMap<String, InstanceDescription>,
 }
 
 impl Pass {
@@ -126,24 +127,22 @@ impl Pass {
         actions: &[Action],
         seen: Option<&Observation>,
     ) -> Self {
-        let drained: HashSet<&str> = actions
+        let to_drain: HashSet<&str> = actions
             .iter()
             .filter_map(|a| match a {
-                Action::Destroy {
-                    id, drain: true, ..
-                } => Some(id.as_str()),
+                Action::Destroy { id, drain, .. } if *drain != Drain::Skip => Some(id.as_str()),
                 _ => None,
             })
             .collect();
-        let drained_tags = seen
-            .filter(|_| !drained.is_empty())
+        let drained = seen
+            .filter(|_| !to_drain.is_empty())
             .map(|seen| {
                 seen.observed
                     .instances
                     .iter()
                     .enumerate()
-                    .filter(|(_, o)| drained.contains(o.id.as_str()))
-                    .map(|(i, o)| (o.id.clone(), seen.tags(i)))
+                    .filter(|(_, o)| to_drain.contains(o.id.as_str()))
+                    .filter_map(|(i, o)| Some((o.id.clone(), seen.description(i)?)))
                     .collect()
             })
             .unwrap_or_default();
@@ -151,7 +150,7 @@ impl Pass {
             instance_properties: spec.instance().properties.to_string().into_bytes(),
             flavor_properties: spec.flavor().properties.to_string().into_bytes(),
             allocation: allocation(&spec),
-            drained_tags,
+            drained,
             spec,
             plugins,
         }
@@ -342,31 +341,33 @@ async fn destroy(
     id: String,
     logical_id: Option<String>,
     reason: DestroyReason,
-    drain: bool,
+    drain: Drain,
 ) -> Outcome {
     let (spec, plugins) = (&*pass.spec, &pass.plugins);
-    if drain {
+    if drain != Drain::Skip {
         let flavor = &spec.flavor().plugin;
         let r = async {
             let mut c = plugins.flavor(flavor).await.map_err(|e| e.to_string())?;
             c.drain(timed(DrainRequest {
                 r#type: flavor.subtype_or_default().to_string(),
                 properties: pass.flavor_properties.clone(),
-                instance: Some(InstanceDescription {
-                    id: id.clone(),
-                    logical_id: logical_id.clone(),
-                    tags: pass.drained_tags.get(&id).cloned().unwrap_or_default(),
-                    state: SpiState::Running as i32,
-                    properties: Vec::new(),
-                }),
+                instance: Some(pass.drained.get(&id).cloned().unwrap_or_else(|| {
+                    InstanceDescription {
+                        id: id.clone(),
+                        logical_id: logical_id.clone(),
+                        tags: HashMap::new(),
+                        state: SpiState::Unspecified as i32,
+                        properties: Vec::new(),
+                    }
+                })),
             }))
             .await
             .map_err(|s| s.message().to_string())
         }
         .await;
         if let Err(e) = r {
-            if reason == DestroyReason::Terminate {
-                tracing::warn!(%id, error = %e, "drain failed; destroying anyway (terminate)");
+            if drain == Drain::BestEffort {
+                tracing::warn!(%id, error = %e, context = reason.as_str(), "drain failed; destroying anyway");
             } else {
                 return Outcome::DestroyFailed {
                     id,

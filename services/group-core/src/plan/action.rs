@@ -2,6 +2,23 @@
 
 use std::collections::BTreeMap;
 
+/// Whether a destroy asks the flavor to drain the instance first (leave its cluster, hand
+/// over its work), and what a drain error means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Drain {
+    /// No drain: the instance never came up.
+    Skip,
+    /// Drain first; a drain error aborts the destroy (the driver reports it with
+    /// `destroy_failed`, and the destroy is retried): a healthy member is never removed
+    /// behind its cluster's back.
+    Required,
+    /// Drain first so the flavor can clean up after the instance (a swarm node, a cluster
+    /// membership), but a drain error is logged and the destroy goes on: the instance has
+    /// already failed, or the whole group is being destroyed.
+    BestEffort,
+}
+
 /// One step for the driver. Every action carries a one-line human `reason` for events and logs.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -21,8 +38,8 @@ pub enum Action {
         /// Why.
         reason: String,
     },
-    /// Destroy one instance: Flavor.Drain first when `drain` is set, then Instance.Destroy
-    /// with `context`.
+    /// Destroy one instance: Flavor.Drain first unless `drain` is [`Drain::Skip`], then
+    /// Instance.Destroy with `context`.
     Destroy {
         /// The instance ID.
         id: String,
@@ -30,9 +47,8 @@ pub enum Action {
         logical_id: Option<String>,
         /// Why, in the SPI's terms (Instance.Destroy's context).
         context: DestroyReason,
-        /// Drain first. On `Heal` and `RollingUpdate` a drain error must abort the destroy
-        /// (report it with `destroy_failed`); on `Terminate` it is logged and the destroy goes on.
-        drain: bool,
+        /// Whether to drain first, and what a drain error means.
+        drain: Drain,
         /// Why.
         reason: String,
     },

@@ -1,6 +1,6 @@
 //! The plan being written: actions, and the expectations they create.
 
-use super::action::{Action, DestroyReason};
+use super::action::{Action, DestroyReason, Drain};
 use super::view::{View, token_for};
 use crate::observe::InstanceState;
 use crate::state::{PendingDestroy, PendingProvision};
@@ -82,8 +82,12 @@ impl Draft {
             id: inst.id.clone(),
             logical_id: s.logical_id.map(str::to_string),
             context,
-            // Nothing to drain on an instance that never came up or is broken.
-            drain: !matches!(inst.state, InstanceState::Failed | InstanceState::Pending),
+            drain: match inst.state {
+                InstanceState::Pending => Drain::Skip,
+                InstanceState::Failed => Drain::BestEffort,
+                _ if context == DestroyReason::Terminate => Drain::BestEffort,
+                _ => Drain::Required,
+            },
             reason,
         });
     }

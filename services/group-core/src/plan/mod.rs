@@ -32,7 +32,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use action::{Action, DestroyReason};
+pub use action::{Action, DestroyReason, Drain};
 pub use status::{Phase, Status, UpdateProgress};
 pub use view::BOOTSTRAP_HASH;
 

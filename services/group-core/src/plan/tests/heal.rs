@@ -2,7 +2,7 @@
 
 use crate::fixtures::{cattle, destroyed, healthy, healthy_group, provisions};
 use crate::observe::{Health, InstanceState, Observed};
-use crate::plan::{Action, DestroyReason, Phase, plan};
+use crate::plan::{Action, DestroyReason, Drain, Phase, plan};
 use crate::state::GroupState;
 use crate::time::Time;
 use serde_json::json;
@@ -32,7 +32,7 @@ fn an_instance_unhealthy_past_grace_and_unhealthy_after_is_drained_and_replaced(
             Action::Destroy {
                 id,
                 context: DestroyReason::Heal,
-                drain: true,
+                drain: Drain::Required,
                 reason,
                 ..
             },
@@ -82,7 +82,7 @@ fn a_new_instance_is_not_judged_before_its_grace_period() {
 }
 
 #[test]
-fn a_failed_instance_is_replaced_without_waiting_and_without_drain() {
+fn a_failed_instance_is_replaced_without_waiting_and_drained_best_effort() {
     let spec = cattle(2).build();
     let mut observed = healthy_group(&spec, 2);
     observed.instances[0].state = InstanceState::Failed;
@@ -97,7 +97,7 @@ fn a_failed_instance_is_replaced_without_waiting_and_without_drain() {
         &p.actions[0],
         Action::Destroy {
             context: DestroyReason::Heal,
-            drain: false,
+            drain: Drain::BestEffort,
             ..
         }
     ));

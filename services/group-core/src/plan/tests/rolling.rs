@@ -2,7 +2,7 @@
 
 use crate::fixtures::{apply, cattle, destroyed, healthy_group, provisions};
 use crate::observe::{Health, Observed};
-use crate::plan::{Action, DestroyReason, Phase, plan};
+use crate::plan::{Action, DestroyReason, Drain, Phase, plan};
 use crate::spec::GroupSpec;
 use crate::state::GroupState;
 use crate::time::Time;
@@ -57,7 +57,7 @@ fn old_instances_go_only_when_new_ones_have_been_healthy_for_healthy_for() {
         [
             Action::Destroy {
                 context: DestroyReason::RollingUpdate,
-                drain: true,
+                drain: Drain::Required,
                 ..
             },
         ] => {}
