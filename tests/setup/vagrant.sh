@@ -10,14 +10,18 @@ command -v busybox >/dev/null || [ -x /bin/busybox ] || need+=(busybox-static)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
+sudo=""
 if [ "$(id -u)" -ne 0 ]; then
-  echo "tests/setup/vagrant.sh: run as root to install: ${need[*]}" >&2
-  exit 1
+  command -v sudo >/dev/null || {
+    echo "tests/setup/vagrant.sh: run as root (or install sudo) to install: ${need[*]}" >&2
+    exit 1
+  }
+  sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
 # Skip the index download when apt already knows the packages.
 if ! apt-cache show "${need[@]}" >/dev/null 2>&1; then
-  apt-get update
+  $sudo apt-get update
 fi
-apt-get install -y --no-install-recommends "${need[@]}"
+$sudo apt-get install -y --no-install-recommends "${need[@]}"
 vagrant --version
