@@ -5,7 +5,7 @@
 use crate::observer::{Observation, Verdict, ask};
 use crate::plugins::Plugins;
 use infrakit_group_core::spec::Allocation;
-use infrakit_group_core::{Action, DestroyReason, Drain, GroupSpec, Health};
+use infrakit_group_core::{Action, DestroyReason, Drain, GroupSpec};
 use infrakit_model::tags;
 use infrakit_spi::flavor::v1::{Allocation as SpiAllocation, DrainRequest, Index, PrepareRequest};
 use infrakit_spi::instance::v1::{
@@ -328,11 +328,7 @@ async fn first_verdict(pass: &Pass, instance: InstanceDescription) -> Verdict {
             )
             .await
         }
-        Err(e) => Verdict {
-            health: Health::Unknown,
-            reason: format!("flavor plugin {:?}: {e}", flavor.lookup),
-            recheck_after: None,
-        },
+        Err(e) => Verdict::unknown(format!("flavor plugin {:?}: {e}", flavor.lookup)),
     }
 }
 

@@ -37,6 +37,18 @@ pub struct Verdict {
     pub recheck_after: Option<Duration>,
 }
 
+impl Verdict {
+    /// The verdict when the flavor could not be asked: Unknown, asked again at the health
+    /// interval.
+    pub fn unknown(reason: String) -> Self {
+        Self {
+            health: Health::Unknown,
+            reason,
+            recheck_after: None,
+        }
+    }
+}
+
 /// What the observer remembers about one instance.
 #[derive(Clone, Debug)]
 struct Memory {
@@ -188,9 +200,7 @@ impl Observer {
         self.memory = alive;
         Ok(observation)
     }
-}
 
-impl Observer {
     /// Records a verdict asked outside an observation (right after a provision), so the next
     /// observation does not ask again before it is due.
     pub fn prime(&mut self, id: &str, v: &Verdict, now: Time, health_every: Duration) {
@@ -276,14 +286,7 @@ async fn check_health(
         Err(e) => {
             let reason = format!("flavor plugin {:?}: {e}", name.lookup);
             for i in due {
-                out.insert(
-                    i,
-                    Verdict {
-                        health: Health::Unknown,
-                        reason: reason.clone(),
-                        recheck_after: None,
-                    },
-                );
+                out.insert(i, Verdict::unknown(reason.clone()));
             }
             return out;
         }
@@ -347,11 +350,7 @@ pub async fn ask(
                 recheck_after,
             }
         }
-        Err(st) => Verdict {
-            health: Health::Unknown,
-            reason: format!("Healthy failed: {}", st.message()),
-            recheck_after: None,
-        },
+        Err(st) => Verdict::unknown(format!("Healthy failed: {}", st.message())),
     }
 }
 

@@ -326,10 +326,6 @@ impl Store {
     /// directory, and the only notification), else a file in [`STAGING`].
     fn stage(&self, record: &Record) -> Result<Staged, StoreError> {
         let bytes = Self::encode(record)?;
-        let io = |what, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io { what, path, source }
-        };
         match open_unnamed(&self.dir) {
             Ok(file) => {
                 let ino = write_all(&file, &bytes).map_err(io("cannot write in", &self.dir))?;
@@ -361,14 +357,6 @@ impl Store {
     fn write_replace(&self, record: &Record) -> Result<u64, StoreError> {
         let tmp = self.tmp_path();
         let path = self.path_of(&record.id);
-        let io = |what, p: &Path| {
-            let p = p.to_path_buf();
-            move |source| StoreError::Io {
-                what,
-                path: p,
-                source,
-            }
-        };
         std::fs::write(&tmp, Self::encode(record)?).map_err(io("cannot write", &tmp))?;
         let ino = std::fs::metadata(&tmp)
             .map_err(io("cannot stat", &tmp))?
@@ -391,6 +379,12 @@ impl Store {
     fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Entry>> {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Turns an I/O error about `path` into a [`StoreError`] saying `what` failed.
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io { what, path, source }
 }
 
 /// A fully written file waiting to be linked into place.
