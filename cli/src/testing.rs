@@ -7,8 +7,9 @@ use infrakit_spi::group::v1::{
     CommitGroupRequest, CommitGroupResponse, DescribeGroupRequest, DescribeGroupResponse,
     DestroyGroupRequest, DestroyGroupResponse, DestroyInstancesRequest, DestroyInstancesResponse,
     FreeGroupRequest, FreeGroupResponse, GroupEvent, GroupSpec, InspectGroupsRequest,
-    InspectGroupsResponse, Plan, SetSizeRequest, SetSizeResponse, StopUpdateRequest,
-    StopUpdateResponse, WatchRequest,
+    InspectGroupsResponse, PauseGroupRequest, PauseGroupResponse, Plan, ResumeGroupRequest,
+    ResumeGroupResponse, SetSizeRequest, SetSizeResponse, StopUpdateRequest, StopUpdateResponse,
+    WatchRequest,
 };
 use infrakit_spi::instance::v1::instance_server::{Instance, InstanceServer};
 use infrakit_spi::instance::v1::{
@@ -323,6 +324,22 @@ impl Group for FakeGroup {
     ) -> Result<Response<StopUpdateResponse>, Status> {
         self.known(&req.into_inner().id)?;
         Ok(Response::new(StopUpdateResponse {}))
+    }
+
+    async fn pause_group(
+        &self,
+        req: Request<PauseGroupRequest>,
+    ) -> Result<Response<PauseGroupResponse>, Status> {
+        self.known(&req.into_inner().id)?;
+        Ok(Response::new(PauseGroupResponse {}))
+    }
+
+    async fn resume_group(
+        &self,
+        req: Request<ResumeGroupRequest>,
+    ) -> Result<Response<ResumeGroupResponse>, Status> {
+        self.known(&req.into_inner().id)?;
+        Ok(Response::new(ResumeGroupResponse {}))
     }
 
     type WatchStream = Pin<Box<dyn Stream<Item = Result<GroupEvent, Status>> + Send>>;

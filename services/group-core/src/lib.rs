@@ -25,6 +25,7 @@
 //! - [`observe`]: the driver's complete snapshot of the group's instances ([`Observed`]).
 //! - [`state`]: what the controller remembers and persists ([`GroupState`]): expectations,
 //!   the update in progress, failures and backoff, the last good configuration.
+//! - [`outcome`]: what became of an action, and how it changes the state ([`Outcome`]).
 //! - [`plan`](mod@plan): [`plan()`](fn@plan::plan) and [`plan_degraded`], the [`Action`]s and the
 //!   [`Status`]; inside, one file per concern (view, healing, cattle, pets, update, victims).
 //! - [`commit`]: [`plan_commit`], the plan of a commit (also with pretend).
@@ -34,6 +35,7 @@
 pub mod commit;
 pub mod hash;
 pub mod observe;
+pub mod outcome;
 pub mod plan;
 pub mod quantity;
 pub mod spec;
@@ -46,7 +48,8 @@ mod fixtures;
 pub use commit::{CommitPlan, plan_commit};
 pub use hash::config_hash;
 pub use observe::{Health, InstanceState, Observed, ObservedInstance};
+pub use outcome::Outcome;
 pub use plan::{Action, DestroyReason, Drain, Phase, Plan, Status, plan, plan_degraded};
 pub use spec::GroupSpec;
-pub use state::{GroupState, retry_after};
+pub use state::{GroupState, PauseRecord, retry_after};
 pub use time::Time;

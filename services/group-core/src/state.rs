@@ -51,6 +51,19 @@ pub struct GroupState {
     /// Instances the user asked to remove (DestroyInstances): the first victims of a
     /// scale-down.
     pub removal_requested: Vec<String>,
+    /// PauseGroup: while set, nothing is created, destroyed or labelled.
+    pub paused: Option<PauseRecord>,
+}
+
+/// Who paused a group, when and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PauseRecord {
+    /// Who paused it, as the caller said.
+    pub by: String,
+    /// When.
+    pub since: Time,
+    /// Why, as the caller said (may be empty).
+    pub reason: String,
 }
 
 /// A rolling update in progress.
@@ -118,8 +131,12 @@ pub struct Failures {
     pub consecutive: u32,
     /// No action is planned before this instant.
     pub next_attempt_at: Option<Time>,
-    /// The most recent error, kept after success for the status.
+    /// The most recent error; cleared when the group recovers (the event log keeps it).
     pub last_error: Option<ErrorRecord>,
+    /// The round whose failure was last counted in `consecutive`: further failures of the
+    /// same round update `last_error` only.
+    #[serde(default)]
+    pub round: Option<u64>,
 }
 
 /// An error with the time it happened.
@@ -138,6 +155,10 @@ pub struct RemediationRecord {
     pub waves: u32,
     /// The next wave may not start before this instant.
     pub next_at: Option<Time>,
+    /// Instances destroyed for health whose replacements are not yet all available: they count
+    /// against `Remediation.MaxUnhealthy` until every member is available again.
+    #[serde(default)]
+    pub replaced: u32,
 }
 
 /// The last configuration fully rolled out and healthy.
@@ -173,6 +194,45 @@ impl GroupState {
             message: error.into(),
             at: now,
         });
+    }
+
+    /// Records a failed action of `round`: the first failure of a round counts like
+    /// [`GroupState::record_failure`]; later ones of the same round only update `last_error`.
+    pub fn record_failure_in_round(
+        &mut self,
+        error: impl Into<String>,
+        round: u64,
+        now: Time,
+        backoff: &Backoff,
+    ) {
+        if self.failures.round == Some(round) {
+            self.failures.last_error = Some(ErrorRecord {
+                message: error.into(),
+                at: now,
+            });
+            return;
+        }
+        self.failures.round = Some(round);
+        self.record_failure(error, now, backoff);
+    }
+
+    /// PauseGroup: stops healing and updates until [`GroupState::resume`]. Returns false when
+    /// the group was already paused (the first pause is kept).
+    pub fn pause(&mut self, by: impl Into<String>, reason: impl Into<String>, now: Time) -> bool {
+        if self.paused.is_some() {
+            return false;
+        }
+        self.paused = Some(PauseRecord {
+            by: by.into(),
+            since: now,
+            reason: reason.into(),
+        });
+        true
+    }
+
+    /// ResumeGroup: undoes [`GroupState::pause`]. Returns false when the group was not paused.
+    pub fn resume(&mut self) -> bool {
+        self.paused.take().is_some()
     }
 
     /// The Provision carrying `token` failed for sure (an error reply, not a timeout): stop

@@ -77,6 +77,7 @@ pub fn instances(seen: &Observation, current_hash: &str) -> Vec<InstanceStatus> 
                     other => other.as_str(),
                 }
                 .to_string(),
+                last_seen: None,
             }
         })
         .collect();

@@ -1,7 +1,7 @@
 //! The group event log: every action with its reason, and phase changes. Recent events are kept
 //! per group for DescribeGroup; all events are broadcast for Watch.
 
-use infrakit_spi::group::v1::{GroupEvent, Phase};
+use infrakit_spi::group::v1::{EventKind, GroupEvent, Phase};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,19 +42,21 @@ impl Events {
     pub fn emit(
         &self,
         group: &str,
-        kind: &str,
+        kind: EventKind,
         instance: Option<&str>,
         logical_id: Option<&str>,
         message: impl Into<String>,
         phase: Phase,
     ) {
         let message = message.into();
-        tracing::info!(group, kind, instance = instance.unwrap_or(""), "{message}");
+        let name = kind_name(kind);
+        tracing::info!(group, kind = %name, instance = instance.unwrap_or(""), "{message}");
         let ev = Arc::new(GroupEvent {
             sequence: self.sequence.fetch_add(1, Ordering::Relaxed) + 1,
             time: Some(std::time::SystemTime::now().into()),
             group_id: group.to_string(),
-            kind: kind.to_string(),
+            kind: name,
+            r#type: kind as i32,
             instance_id: instance.unwrap_or_default().to_string(),
             logical_id: logical_id.unwrap_or_default().to_string(),
             message,
@@ -89,8 +91,19 @@ impl Events {
             .remove(group);
     }
 
-    /// Subscribes to all events.
+    /// Subscribes to all events (every group's).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<GroupEvent>> {
         self.tx.subscribe()
     }
+}
+
+/// The name of an event kind as sent in `GroupEvent.kind`: the enum value's name without its
+/// prefix, lower case, words joined by dashes (`EVENT_KIND_DESTROYED_GROUP` is
+/// `destroyed-group`).
+pub fn kind_name(kind: EventKind) -> String {
+    let full = kind.as_str_name();
+    full.strip_prefix("EVENT_KIND_")
+        .unwrap_or(full)
+        .to_ascii_lowercase()
+        .replace('_', "-")
 }

@@ -16,6 +16,7 @@ use infrakit_model::{Violation, Violations};
 use infrakit_runtime::Shutdown;
 use infrakit_runtime::status::{invalid, violations_of};
 use infrakit_spi::flavor::v1::ValidateRequest as FlavorValidate;
+use infrakit_spi::group::v1::EventKind;
 use infrakit_spi::group::v1::{DescribeGroupResponse, GroupSpec as SpiSpec, Phase as SpiPhase};
 use infrakit_spi::instance::v1::ValidateRequest as InstanceValidate;
 use std::collections::HashMap;
@@ -113,7 +114,7 @@ impl GroupHandle {
         if changed {
             mgr.events().emit(
                 &self.id,
-                "phase",
+                EventKind::Phase,
                 None,
                 None,
                 format!("{}: {message}", phase.as_str()),
@@ -293,7 +294,7 @@ impl Manager {
                 self.persist(&g.id, &live);
                 self.events.emit(
                     &g.id,
-                    "committed",
+                    EventKind::Committed,
                     None,
                     None,
                     plan.summary.clone(),
@@ -313,7 +314,7 @@ impl Manager {
             drop(live);
             self.events.emit(
                 &g.id,
-                "committed",
+                EventKind::Committed,
                 None,
                 None,
                 plan.summary.clone(),
@@ -374,7 +375,7 @@ impl Manager {
         self.unpersist(id);
         self.events.emit(
             id,
-            "freed",
+            EventKind::Freed,
             None,
             None,
             "no longer managed; instances left as they are",
@@ -395,7 +396,7 @@ impl Manager {
         let remaining = u32::try_from(g.view().seen.len()).unwrap_or(u32::MAX);
         self.events.emit(
             id,
-            "destroying",
+            EventKind::Destroying,
             None,
             None,
             "destroying every member",
@@ -529,6 +530,65 @@ impl Manager {
         Ok(size)
     }
 
+    /// PauseGroup: no action until [`Manager::resume_group`]. Idempotent.
+    pub async fn pause(&self, id: &str, by: &str, reason: &str) -> Result<(), RpcStatus> {
+        let g = self.get(id)?;
+        let mut live = g.live.lock().await;
+        let by = if by.is_empty() {
+            "an unnamed caller"
+        } else {
+            by
+        };
+        if !live.state.pause(by, reason, now()) {
+            return Ok(());
+        }
+        live.generation += 1;
+        self.persist(id, &live);
+        drop(live);
+        let why = if reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {reason}")
+        };
+        self.events.emit(
+            id,
+            EventKind::Paused,
+            None,
+            None,
+            format!("healing and updates paused by {by}{why}"),
+            SpiPhase::Paused,
+        );
+        g.wake.notify_one();
+        Ok(())
+    }
+
+    /// ResumeGroup: undoes [`Manager::pause`]. Harmless when the group is not paused.
+    pub async fn resume_group(&self, id: &str, by: &str) -> Result<(), RpcStatus> {
+        let g = self.get(id)?;
+        let mut live = g.live.lock().await;
+        if !live.state.resume() {
+            return Ok(());
+        }
+        live.generation += 1;
+        self.persist(id, &live);
+        drop(live);
+        let by = if by.is_empty() {
+            "an unnamed caller"
+        } else {
+            by
+        };
+        self.events.emit(
+            id,
+            EventKind::Resumed,
+            None,
+            None,
+            format!("healing and updates resumed by {by}"),
+            SpiPhase::Converging,
+        );
+        g.wake.notify_one();
+        Ok(())
+    }
+
     /// StopUpdate: pause the rolling update in progress.
     pub async fn stop_update(&self, id: &str) -> Result<(), RpcStatus> {
         let g = self.get(id)?;
@@ -546,7 +606,7 @@ impl Manager {
         drop(live);
         self.events.emit(
             id,
-            "update-paused",
+            EventKind::UpdatePaused,
             None,
             None,
             "rolling update paused by StopUpdate",

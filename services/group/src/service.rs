@@ -111,6 +111,24 @@ impl Group for GroupService {
         Ok(Response::new(StopUpdateResponse {}))
     }
 
+    async fn pause_group(
+        &self,
+        req: Request<PauseGroupRequest>,
+    ) -> Result<Response<PauseGroupResponse>, Status> {
+        let req = req.into_inner();
+        self.mgr.pause(&req.id, &req.by, &req.reason).await?;
+        Ok(Response::new(PauseGroupResponse {}))
+    }
+
+    async fn resume_group(
+        &self,
+        req: Request<ResumeGroupRequest>,
+    ) -> Result<Response<ResumeGroupResponse>, Status> {
+        let req = req.into_inner();
+        self.mgr.resume_group(&req.id, &req.by).await?;
+        Ok(Response::new(ResumeGroupResponse {}))
+    }
+
     type WatchStream = EventStream;
 
     async fn watch(

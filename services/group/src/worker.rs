@@ -9,6 +9,7 @@ use crate::now;
 use crate::observer::Observer;
 use infrakit_group_core::{Phase, plan, plan_degraded};
 use infrakit_model::tags;
+use infrakit_spi::group::v1::EventKind;
 use infrakit_spi::group::v1::Phase as SpiPhase;
 use infrakit_spi::instance::v1::WatchInstancesRequest;
 use std::sync::Arc;
@@ -90,7 +91,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
         mgr.persist(&g.id, &live);
         mgr.events().emit(
             &g.id,
-            "rollback",
+            EventKind::Rollback,
             None,
             None,
             p.status.message.clone(),
@@ -111,7 +112,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
     {
         mgr.events().emit(
             &g.id,
-            "destroyed-group",
+            EventKind::DestroyedGroup,
             None,
             None,
             "every member is gone; the group is forgotten",
@@ -161,7 +162,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
                 succeeded.push((token, id.clone()));
                 ev.emit(
                     &g.id,
-                    "provisioned",
+                    EventKind::Provisioned,
                     Some(&id),
                     logical_id.as_deref(),
                     reason,
@@ -173,7 +174,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
                     .provision_failed(&token, error.clone(), t, &backoff);
                 ev.emit(
                     &g.id,
-                    "error",
+                    EventKind::Error,
                     None,
                     None,
                     format!("provision failed: {error}"),
@@ -183,7 +184,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
             Outcome::ProvisionUncertain { error, .. } => {
                 ev.emit(
                     &g.id,
-                    "warning",
+                    EventKind::Warning,
                     None,
                     None,
                     format!("provision outcome unknown (will adopt it if it appears): {error}"),
@@ -198,7 +199,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
                 let reason = context;
                 ev.emit(
                     &g.id,
-                    "destroyed",
+                    EventKind::Destroyed,
                     Some(&id),
                     None,
                     format!("destroyed ({}): {why}", reason.as_str()),
@@ -209,7 +210,7 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
                 live.state.destroy_failed(&id, error.clone(), t, &backoff);
                 ev.emit(
                     &g.id,
-                    "error",
+                    EventKind::Error,
                     Some(&id),
                     None,
                     format!("destroy failed: {error}"),
@@ -217,12 +218,12 @@ async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> N
                 );
             }
             Outcome::Labelled { id } => {
-                ev.emit(&g.id, "labelled", Some(&id), None, reason, phase);
+                ev.emit(&g.id, EventKind::Labelled, Some(&id), None, reason, phase);
             }
             Outcome::LabelFailed { id, error } => {
                 ev.emit(
                     &g.id,
-                    "error",
+                    EventKind::Error,
                     Some(&id),
                     None,
                     format!("label failed: {error}"),

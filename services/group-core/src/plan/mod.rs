@@ -200,6 +200,7 @@ fn carry_over(state: &GroupState, view: &View<'_>) -> GroupState {
         sequence: view.max_sequence,
         last_good: state.last_good.clone(),
         removal_requested: Vec::new(),
+        paused: state.paused.clone(),
     };
     if !state.removal_requested.is_empty() {
         let listed: std::collections::HashSet<&str> =

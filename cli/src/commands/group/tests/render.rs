@@ -35,6 +35,7 @@ pub(super) fn event(kind: &str, instance: &str, message: &str, phase: Phase) -> 
         logical_id: String::new(),
         message: message.into(),
         phase: phase as i32,
+        ..Default::default()
     }
 }
 
@@ -48,6 +49,7 @@ fn member(id: &str, hash: &str, health: &str, reason: &str, state: &str) -> Inst
         health_reason: reason.into(),
         tags: [("infrakit.group".to_string(), "cattle".to_string())].into(),
         state: state.into(),
+        ..Default::default()
     }
 }
 
@@ -86,6 +88,7 @@ fn status() -> DescribeGroupResponse {
         }),
         converged: false,
         message: String::new(),
+        ..Default::default()
     }
 }
 
