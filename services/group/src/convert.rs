@@ -10,7 +10,7 @@ use infrakit_spi::group::v1::{
 };
 
 /// The protobuf phase of a planner phase.
-pub fn phase(p: CorePhase) -> Phase {
+pub(crate) fn phase(p: CorePhase) -> Phase {
     match p {
         CorePhase::Converging => Phase::Converging,
         CorePhase::Converged => Phase::Converged,
@@ -23,7 +23,7 @@ pub fn phase(p: CorePhase) -> Phase {
 }
 
 /// A planner time as a protobuf timestamp.
-pub fn timestamp(t: Time) -> prost_types::Timestamp {
+pub(crate) fn timestamp(t: Time) -> prost_types::Timestamp {
     let ms = t.as_millis();
     prost_types::Timestamp {
         seconds: i64::try_from(ms / 1000).unwrap_or(i64::MAX),
@@ -32,7 +32,7 @@ pub fn timestamp(t: Time) -> prost_types::Timestamp {
 }
 
 /// The plan message of a commit.
-pub fn plan(p: &CommitPlan) -> Plan {
+pub(crate) fn plan(p: &CommitPlan) -> Plan {
     Plan {
         summary: p.summary.clone(),
         create: p.create,
@@ -46,7 +46,7 @@ pub fn plan(p: &CommitPlan) -> Plan {
 }
 
 /// One planned action.
-pub fn planned(a: &Action) -> PlannedAction {
+pub(crate) fn planned(a: &Action) -> PlannedAction {
     PlannedAction {
         kind: a.kind().to_string(),
         instance_id: a.instance_id().unwrap_or_default().to_string(),
@@ -56,7 +56,7 @@ pub fn planned(a: &Action) -> PlannedAction {
 }
 
 /// The members as DescribeGroup shows them.
-pub fn instances(seen: &Observation, current_hash: &str) -> Vec<InstanceStatus> {
+pub(crate) fn instances(seen: &Observation, current_hash: &str) -> Vec<InstanceStatus> {
     let mut out: Vec<InstanceStatus> = seen
         .observed
         .instances
@@ -94,7 +94,7 @@ fn health(h: Health) -> &'static str {
 }
 
 /// The last error of a status.
-pub fn last_error(s: &Status) -> Option<ErrorInfo> {
+pub(crate) fn last_error(s: &Status) -> Option<ErrorInfo> {
     s.last_error.as_ref().map(|e| ErrorInfo {
         message: e.message.clone(),
         time: Some(timestamp(e.at)),
@@ -102,7 +102,7 @@ pub fn last_error(s: &Status) -> Option<ErrorInfo> {
 }
 
 /// The update progress of a status.
-pub fn update(u: &CoreProgress) -> UpdateProgress {
+pub(crate) fn update(u: &CoreProgress) -> UpdateProgress {
     UpdateProgress {
         target_hash: u.target_hash.clone(),
         previous_hash: u.previous_hash.clone().unwrap_or_default(),

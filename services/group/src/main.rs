@@ -2,10 +2,11 @@
 
 use clap::Parser;
 use infrakit_group::KIND;
+use infrakit_group::grpc::GrpcPlugins;
 use infrakit_group::manager::{Config, Manager};
-use infrakit_group::plugins::Plugins;
+use infrakit_group::ports::{Ports, TokioClock};
 use infrakit_group::service::GroupService;
-use infrakit_group::store::Store;
+use infrakit_group::store::FileStore;
 use infrakit_group_core::time::parse_duration;
 use infrakit_runtime::PluginHost;
 use infrakit_runtime::cli::{PluginCommand, ServeArgs, default_state_dir, run_binary};
@@ -13,6 +14,7 @@ use infrakit_runtime::dial::DialOptions;
 use infrakit_spi::group::v1::group_server::GroupServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Keeps groups of instances converged, heals them, and rolls them to new configurations.
@@ -59,10 +61,19 @@ fn main() -> ExitCode {
         KIND,
         cli.serve,
         |ctx| async move {
-            let store = Store::open(&state_dir)?;
-            let plugins = Plugins::new(ctx.plugins_dir.clone(), DialOptions::default());
-            let mgr = Manager::new(store, plugins, config, ctx.shutdown.clone());
-            let resumed = mgr.resume();
+            let store = Arc::new(FileStore::open(&state_dir)?);
+            let plugins = Arc::new(GrpcPlugins::new(
+                ctx.plugins_dir.clone(),
+                DialOptions::default(),
+            ));
+            let ports = Ports {
+                instance: plugins.clone(),
+                flavor: plugins,
+                store,
+                clock: Arc::new(TokioClock::system()),
+            };
+            let mgr = Manager::new(ports, config, ctx.shutdown.clone());
+            let resumed = mgr.resume().await?;
             tracing::info!(state_dir = %state_dir.display(), resumed, "groups resumed");
             Ok::<_, Box<dyn std::error::Error>>(
                 PluginHost::new(ctx.name, KIND)

@@ -1,25 +1,30 @@
-//! The set of managed groups and the operations on them (commit, free, destroy, resize, ...).
+//! The set of managed groups and the operations on them (commit, free, destroy, resize, pause).
 //!
 //! # Guarantees
 //! - A spec is parsed, validated (also by the instance and flavor plugins) and planned
 //!   completely before it replaces the committed one; a failure leaves the group untouched.
 //! - A pretend commit changes nothing anywhere.
-//! - Every change to a group's spec or state is persisted before any action it leads to.
+//! - Every change to a group is stored before it takes effect: when the store fails, the
+//!   change is undone in memory and the caller gets the error.
+//! - Read-modify-write operations (SetSize, DestroyInstances) edit the spec under the group's
+//!   lock, so a concurrent commit is never lost; two first commits of one ID start one group.
+//! - A freed group never acts again: its worker and operations stop before FreeGroup returns,
+//!   and its record is removed after the worker's last write.
 
+use crate::error::GroupError;
 use crate::events::Events;
 use crate::observer::{Observation, Observer};
-use crate::plugins::Plugins;
-use crate::store::{Record, Store};
-use crate::{convert, now, worker};
+use crate::ports::{Ports, Record};
+use crate::{convert, worker};
 use infrakit_group_core::{CommitPlan, GroupSpec, GroupState, Phase, Status, plan_commit};
 use infrakit_model::{Violation, Violations};
 use infrakit_runtime::Shutdown;
-use infrakit_runtime::status::{invalid, violations_of};
-use infrakit_spi::flavor::v1::ValidateRequest as FlavorValidate;
-use infrakit_spi::group::v1::EventKind;
-use infrakit_spi::group::v1::{DescribeGroupResponse, GroupSpec as SpiSpec, Phase as SpiPhase};
-use infrakit_spi::instance::v1::ValidateRequest as InstanceValidate;
+use infrakit_runtime::status::violations_of;
+use infrakit_spi::group::v1::{
+    DescribeGroupResponse, EventKind, GroupSpec as SpiSpec, PauseInfo, Phase as SpiPhase,
+};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -30,8 +35,6 @@ use tonic::Status as RpcStatus;
 /// Tunables of the controller.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The most plugin calls in flight per group.
-    pub parallel: usize,
     /// How often a group is observed when its instance plugin cannot watch.
     pub poll: Duration,
     /// How often a group is observed when its instance plugin pushes changes.
@@ -40,71 +43,112 @@ pub struct Config {
     pub health_every: Duration,
     /// How long a DescribeInstances may take before the group is Degraded.
     pub describe_timeout: Duration,
+    /// The most operations in flight per group.
+    pub parallel: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            parallel: 64,
             poll: Duration::from_millis(250),
             poll_watched: Duration::from_secs(30),
             health_every: Duration::from_secs(5),
             describe_timeout: crate::observer::DESCRIBE_TIMEOUT,
+            parallel: 64,
         }
     }
 }
 
 /// A group's committed spec and state, behind the group's lock.
 #[derive(Debug)]
-pub struct Live {
+pub(crate) struct Live {
     /// The committed spec.
     pub spec: GroupSpec,
     /// The controller's memory.
     pub state: GroupState,
-    /// Increases with every commit, so a pass planned on an older spec is discarded.
+    /// Increases with every change made outside the worker, so a pass planned on an older
+    /// spec or state is discarded.
     pub generation: u64,
 }
 
 /// What DescribeGroup shows between passes.
 #[derive(Clone, Debug, Default)]
-struct View {
-    status: Option<Status>,
-    seen: Arc<Observation>,
-    phase: Option<Phase>,
+pub(crate) struct View {
+    pub status: Option<Status>,
+    pub seen: Arc<Observation>,
+    pub phase: Option<Phase>,
+    /// The latest observation failed: `seen` is as last seen.
+    pub stale: bool,
+    /// Who paused the group, if it is paused.
+    pub paused: Option<infrakit_group_core::PauseRecord>,
 }
 
 /// One managed group.
 #[derive(Debug)]
-pub struct GroupHandle {
+pub(crate) struct GroupHandle {
     /// The group ID.
     pub id: String,
     /// The committed spec and state.
     pub live: tokio::sync::Mutex<Live>,
-    /// Wakes the reconcile loop.
+    /// Wakes the worker.
     pub wake: Notify,
-    /// Stops the reconcile loop.
+    /// Stops the worker and its operations (FreeGroup, shutdown).
     pub stop: CancellationToken,
     /// Whether the instance plugin pushes changes for this group.
     pub watching: AtomicBool,
-    /// After a restart: when the provisions the previous process left in flight are over.
-    pub orphans_settle_at: Mutex<Option<infrakit_group_core::Time>>,
     view: Mutex<View>,
 }
 
 // === impl GroupHandle ===
 
 impl GroupHandle {
-    /// Records the status and members of the latest pass.
-    pub fn publish(&self, status: &Status, seen: Option<Arc<Observation>>) {
-        let mut v = self.view.lock().unwrap_or_else(|e| e.into_inner());
-        v.status = Some(status.clone());
-        if let Some(seen) = seen {
-            v.seen = seen;
+    fn new(id: String, spec: GroupSpec, state: GroupState, stop: CancellationToken) -> Self {
+        Self {
+            id,
+            live: tokio::sync::Mutex::new(Live {
+                spec,
+                state,
+                generation: 0,
+            }),
+            wake: Notify::new(),
+            stop,
+            watching: AtomicBool::new(false),
+            view: Mutex::default(),
         }
     }
 
+    /// Records the status and members of the latest pass (`seen` is `None` when the
+    /// observation failed: the members are then shown as last seen).
+    pub(crate) fn publish(
+        &self,
+        status: &Status,
+        seen: Option<Arc<Observation>>,
+        paused: Option<&infrakit_group_core::PauseRecord>,
+    ) {
+        let mut v = self.view.lock().unwrap_or_else(|e| e.into_inner());
+        v.paused = paused.cloned();
+        let mut status = status.clone();
+        match seen {
+            Some(seen) => {
+                v.seen = seen;
+                v.stale = false;
+            }
+            None => {
+                // The counts of the last observation, not zeros: the members are not known to
+                // be gone, only not seen now.
+                if let Some(last) = &v.status {
+                    status.actual = last.actual;
+                    status.healthy = last.healthy;
+                    status.up_to_date = last.up_to_date;
+                }
+                v.stale = true;
+            }
+        }
+        v.status = Some(status);
+    }
+
     /// Emits a phase event when the phase changed.
-    pub fn note_phase(&self, mgr: &Manager, phase: Phase, message: &str) {
+    pub(crate) fn note_phase(&self, events: &Events, phase: Phase, message: &str) {
         let changed = {
             let mut v = self.view.lock().unwrap_or_else(|e| e.into_inner());
             let changed = v.phase != Some(phase);
@@ -112,7 +156,7 @@ impl GroupHandle {
             changed
         };
         if changed {
-            mgr.events().emit(
+            events.emit(
                 &self.id,
                 EventKind::Phase,
                 None,
@@ -123,23 +167,26 @@ impl GroupHandle {
         }
     }
 
-    fn view(&self) -> View {
+    pub(crate) fn view(&self) -> View {
         self.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
-/// How long after a restart the provisions the previous process had in flight may still land.
-/// The SPI requires an instance to be listed as soon as its Provision returns, so a provision
-/// whose token is still not listed after this was lost with the process, and is dropped instead
-/// of being waited for until its expectation times out.
-pub const RESTART_GRACE: Duration = Duration::from_secs(2);
+/// How a commit changes the spec.
+enum Edit {
+    /// Replace it.
+    Replace(Box<GroupSpec>),
+    /// Same spec, this size.
+    Resize(u32),
+    /// Same spec, smaller by the instances removed, which become the first victims.
+    Remove(Vec<String>),
+}
 
 /// All groups, and what they share.
 #[derive(Debug)]
 pub struct Manager {
     groups: RwLock<HashMap<String, Arc<GroupHandle>>>,
-    store: Store,
-    plugins: Plugins,
+    ports: Ports,
     events: Events,
     config: Config,
     shutdown: Shutdown,
@@ -149,27 +196,28 @@ pub struct Manager {
 
 impl Manager {
     /// A manager; call [`Manager::resume`] to pick up the stored groups.
-    pub fn new(store: Store, plugins: Plugins, config: Config, shutdown: Shutdown) -> Arc<Self> {
+    pub fn new(ports: Ports, config: Config, shutdown: Shutdown) -> Arc<Self> {
         Arc::new(Self {
             groups: RwLock::default(),
-            store,
-            plugins,
+            ports,
             events: Events::new(),
             config,
             shutdown,
         })
     }
 
-    /// Resumes every stored group (and its unfinished update) on its own.
-    pub fn resume(self: &Arc<Self>) -> usize {
+    /// Resumes every stored group (and its unfinished update) on its own. Returns how many.
+    pub async fn resume(self: &Arc<Self>) -> Result<usize, String> {
         let mut n = 0;
-        for (id, record) in self.store.load_all() {
+        for (id, record) in self.ports.store.load_all().await? {
             match GroupSpec::from_json(&record.spec) {
                 Ok(spec) => {
-                    let g = self.start(spec, record.state);
-                    *g.orphans_settle_at
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner()) = Some(now().after(RESTART_GRACE));
+                    let g = self.handle(spec, record.state);
+                    self.groups
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id, g.clone());
+                    self.start(g);
                     n += 1;
                 }
                 Err(v) => {
@@ -177,17 +225,15 @@ impl Manager {
                 }
             }
         }
-        n
+        Ok(n)
     }
 
-    /// The controller's tunables.
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 
-    /// The plugin clients.
-    pub fn plugins(&self) -> &Plugins {
-        &self.plugins
+    pub(crate) fn ports(&self) -> &Ports {
+        &self.ports
     }
 
     /// The event log.
@@ -195,62 +241,68 @@ impl Manager {
         &self.events
     }
 
-    /// Persists a group; a failure is logged (and retried with the next change).
-    pub fn persist(&self, id: &str, live: &Live) {
+    /// Stores a group, unless it is being freed. Call with the group's lock held.
+    pub(crate) async fn persist(
+        &self,
+        g: &GroupHandle,
+        spec: &GroupSpec,
+        state: &GroupState,
+    ) -> Result<(), GroupError> {
+        if g.stop.is_cancelled() {
+            return Err(GroupError::NotFound(g.id.clone()));
+        }
         let record = Record {
-            spec: live.spec.to_json(),
-            state: live.state.clone(),
+            spec: spec.to_json(),
+            state: state.clone(),
         };
-        if let Err(e) = self.store.save(id, &record) {
-            tracing::error!(group = %id, error = %infrakit_runtime::dial::error_chain(&e), "cannot persist the group");
+        self.ports
+            .store
+            .save(&g.id, record)
+            .await
+            .map_err(|error| GroupError::Persist {
+                id: g.id.clone(),
+                error,
+            })
+    }
+
+    /// Removes a group's record. Call with the group's lock held.
+    pub(crate) async fn unpersist(&self, id: &str) -> Result<(), GroupError> {
+        self.ports
+            .store
+            .remove(id)
+            .await
+            .map_err(|error| GroupError::Persist {
+                id: id.to_string(),
+                error,
+            })
+    }
+
+    /// Drops this handle of a group from memory (its worker has stopped); a newer handle
+    /// of the same ID is left alone.
+    pub(crate) fn forget(&self, g: &Arc<GroupHandle>) {
+        let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
+        if groups.get(&g.id).is_some_and(|cur| Arc::ptr_eq(cur, g)) {
+            groups.remove(&g.id);
         }
     }
 
-    /// Removes a group's record.
-    pub fn unpersist(&self, id: &str) {
-        if let Err(e) = self.store.remove(id) {
-            tracing::error!(group = %id, error = %infrakit_runtime::dial::error_chain(&e), "cannot remove the group record");
-        }
-    }
-
-    /// Drops a group from memory (its loop has stopped).
-    pub fn forget(&self, id: &str) {
-        self.groups
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
-    }
-
-    fn get(&self, id: &str) -> Result<Arc<GroupHandle>, RpcStatus> {
+    fn get(&self, id: &str) -> Result<Arc<GroupHandle>, GroupError> {
         self.groups
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .cloned()
-            .ok_or_else(|| RpcStatus::not_found(format!("no group {id:?}")))
+            .ok_or_else(|| GroupError::NotFound(id.to_string()))
     }
 
-    fn start(self: &Arc<Self>, spec: GroupSpec, state: GroupState) -> Arc<GroupHandle> {
+    fn handle(&self, spec: GroupSpec, state: GroupState) -> Arc<GroupHandle> {
         let id = spec.id().to_string();
-        let g = Arc::new(GroupHandle {
-            id: id.clone(),
-            live: tokio::sync::Mutex::new(Live {
-                spec,
-                state,
-                generation: 0,
-            }),
-            wake: Notify::new(),
-            stop: self.shutdown.token().child_token(),
-            watching: AtomicBool::new(false),
-            orphans_settle_at: Mutex::new(None),
-            view: Mutex::default(),
-        });
-        self.groups
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, g.clone());
-        tokio::spawn(worker::run(self.clone(), g.clone()));
-        g
+        let stop = self.shutdown.token().child_token();
+        Arc::new(GroupHandle::new(id, spec, state, stop))
+    }
+
+    fn start(self: &Arc<Self>, g: Arc<GroupHandle>) {
+        tokio::spawn(worker::run(self.clone(), g));
     }
 
     /// CommitGroup: validates and plans `spec`; unless `pretend`, installs it.
@@ -258,62 +310,109 @@ impl Manager {
         self: &Arc<Self>,
         spec: &SpiSpec,
         pretend: bool,
-    ) -> Result<CommitPlan, RpcStatus> {
+    ) -> Result<CommitPlan, GroupError> {
         let new = parse(spec)?;
         self.validate_with_plugins(&new).await?;
-        self.install(new, pretend, |_| {}).await
+        self.install(new, pretend, |s| Edit::Replace(Box::new(s)))
+            .await
     }
 
-    /// Plans `new` against the group's current state and, unless `pretend`, installs it after
-    /// `adjust` has edited the state to install.
-    async fn install(
+    /// Plans the edit against the group's current state and, unless `pretend`, stores and
+    /// installs it.
+    async fn install<F>(
         self: &Arc<Self>,
-        new: GroupSpec,
+        basis: GroupSpec,
         pretend: bool,
-        adjust: impl FnOnce(&mut GroupState),
-    ) -> Result<CommitPlan, RpcStatus> {
-        let t = now();
+        edit: F,
+    ) -> Result<CommitPlan, GroupError>
+    where
+        F: Fn(GroupSpec) -> Edit,
+    {
+        let t = self.ports.clock.now();
         let seen = Observer::default()
             .observe(
-                &new,
-                &self.plugins,
+                &basis,
+                (&*self.ports.instance, &*self.ports.flavor),
                 t,
                 Duration::ZERO,
                 self.config.describe_timeout,
             )
             .await
-            .map_err(|e| RpcStatus::unavailable(format!("cannot plan the commit: {e}")))?;
+            .map_err(|e| GroupError::Unavailable(format!("cannot plan the commit: {e}")))?;
         let obs = &seen.observed;
-        let existing = self.get(new.id()).ok();
-        let Some(g) = existing else {
-            let mut plan = plan_commit(None, &new, obs, t);
-            if !pretend {
-                adjust(&mut plan.state);
-                let g = self.start(new.clone(), plan.state.clone());
+        let id = basis.id().to_string();
+        let edit = edit(basis);
+        loop {
+            let Ok(g) = self.get(&id) else {
+                let Edit::Replace(new) = &edit else {
+                    return Err(GroupError::NotFound(id));
+                };
+                let new: &GroupSpec = new;
+                let plan = plan_commit(None, new, obs, t);
+                if pretend {
+                    return Ok(plan);
+                }
+                let g = self.handle(new.clone(), plan.state.clone());
+                {
+                    let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
+                    match groups.entry(id.clone()) {
+                        Entry::Occupied(_) => continue, // committed meanwhile: edit that one
+                        Entry::Vacant(v) => {
+                            v.insert(g.clone());
+                        }
+                    }
+                }
                 let live = g.live.lock().await;
-                self.persist(&g.id, &live);
+                if let Err(e) = self.persist(&g, &live.spec, &live.state).await {
+                    drop(live);
+                    self.forget(&g);
+                    return Err(e);
+                }
+                drop(live);
+                self.start(g);
                 self.events.emit(
-                    &g.id,
+                    &id,
                     EventKind::Committed,
                     None,
                     None,
                     plan.summary.clone(),
                     SpiPhase::Converging,
                 );
+                return Ok(plan);
+            };
+            let mut live = g.live.lock().await;
+            if g.stop.is_cancelled() {
+                drop(live);
+                self.forget(&g);
+                continue; // freed meanwhile
             }
-            return Ok(plan);
-        };
-        let mut live = g.live.lock().await;
-        let mut plan = plan_commit(Some((&live.spec, &live.state)), &new, obs, t);
-        if !pretend {
-            adjust(&mut plan.state);
-            live.spec = new;
-            live.state = plan.state.clone();
+            let (new, removed) = match &edit {
+                Edit::Replace(new) => (GroupSpec::clone(new), Vec::new()),
+                Edit::Resize(size) => (resized(&live.spec, *size)?, Vec::new()),
+                Edit::Remove(ids) => {
+                    let size = live
+                        .spec
+                        .desired()
+                        .saturating_sub(u32::try_from(ids.len()).unwrap_or(u32::MAX));
+                    (resized(&live.spec, size)?, ids.clone())
+                }
+            };
+            let mut plan = plan_commit(Some((&live.spec, &live.state)), &new, obs, t);
+            if pretend {
+                return Ok(plan);
+            }
+            plan.state.request_removal(removed);
+            let old_spec = std::mem::replace(&mut live.spec, new);
+            let old_state = std::mem::replace(&mut live.state, plan.state.clone());
+            if let Err(e) = self.persist(&g, &live.spec, &live.state).await {
+                live.spec = old_spec;
+                live.state = old_state;
+                return Err(e);
+            }
             live.generation += 1;
-            self.persist(&g.id, &live);
             drop(live);
             self.events.emit(
-                &g.id,
+                &id,
                 EventKind::Committed,
                 None,
                 None,
@@ -321,58 +420,71 @@ impl Manager {
                 SpiPhase::Converging,
             );
             g.wake.notify_one();
+            return Ok(plan);
         }
-        Ok(plan)
     }
 
     /// Calls the instance and flavor plugins' Validate; their violations are reported at the
     /// spec's JSON paths.
-    async fn validate_with_plugins(&self, spec: &GroupSpec) -> Result<(), RpcStatus> {
+    async fn validate_with_plugins(&self, spec: &GroupSpec) -> Result<(), GroupError> {
         let mut bad = Violations::new();
         let inst = &spec.instance().plugin;
-        match self.plugins.instance(inst).await {
-            Err(e) => bad.push(
-                "$.Properties.Instance.Plugin",
-                e.to_string(),
-                "start that plugin, or name a running one",
-            ),
-            Ok(mut c) => {
-                let r = c
-                    .validate(InstanceValidate {
-                        r#type: inst.subtype_or_default().to_string(),
-                        properties: spec.instance().properties.to_string().into_bytes(),
-                    })
-                    .await;
-                collect(r.err(), "$.Properties.Instance.Properties", &mut bad);
-            }
-        }
+        let r = self
+            .ports
+            .instance
+            .validate(inst, spec.instance().properties.to_string().into_bytes())
+            .await;
+        collect(r.err(), "$.Properties.Instance", &mut bad);
         let flavor = &spec.flavor().plugin;
-        match self.plugins.flavor(flavor).await {
-            Err(e) => bad.push(
-                "$.Properties.Flavor.Plugin",
-                e.to_string(),
-                "start that plugin, or name a running one",
-            ),
-            Ok(mut c) => {
-                let r = c
-                    .validate(FlavorValidate {
-                        r#type: flavor.subtype_or_default().to_string(),
-                        properties: spec.flavor().properties.to_string().into_bytes(),
-                        allocation: Some(crate::executor::spi_allocation(spec)),
-                    })
-                    .await;
-                collect(r.err(), "$.Properties.Flavor.Properties", &mut bad);
-            }
+        let r = self
+            .ports
+            .flavor
+            .validate(
+                flavor,
+                spec.flavor().properties.to_string().into_bytes(),
+                crate::ops::spi_allocation(spec),
+            )
+            .await;
+        collect(r.err(), "$.Properties.Flavor", &mut bad);
+        bad.into_result(()).map_err(GroupError::Invalid)
+    }
+
+    /// Runs `change` on a group's state under its lock and stores the result; returns
+    /// `change`'s answer. When `change` answers false nothing is stored; when storing fails the
+    /// state is restored.
+    async fn edit_state<F>(&self, id: &str, change: F) -> Result<bool, GroupError>
+    where
+        F: FnOnce(&mut GroupState) -> bool,
+    {
+        let g = self.get(id)?;
+        let mut live = g.live.lock().await;
+        let before = live.state.clone();
+        if !change(&mut live.state) {
+            return Ok(false);
         }
-        bad.into_result(()).map_err(|v| invalid(&v))
+        if let Err(e) = self.persist(&g, &live.spec, &live.state).await {
+            live.state = before;
+            return Err(e);
+        }
+        live.generation += 1;
+        drop(live);
+        g.wake.notify_one();
+        Ok(true)
     }
 
     /// FreeGroup: stop managing the group; its instances are left alone.
-    pub async fn free(&self, id: &str) -> Result<(), RpcStatus> {
-        let g = self.get(id)?;
+    pub async fn free(&self, id: &str) -> Result<(), GroupError> {
+        let g = {
+            let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
+            groups
+                .remove(id)
+                .ok_or_else(|| GroupError::NotFound(id.to_string()))?
+        };
+        // The worker and the operations check `stop` before every write and every call; once
+        // the lock is ours, no write of theirs is under way, and none can follow.
         g.stop.cancel();
-        self.forget(id);
-        self.unpersist(id);
+        let _live = g.live.lock().await;
+        self.unpersist(id).await?;
         self.events.emit(
             id,
             EventKind::Freed,
@@ -386,14 +498,13 @@ impl Manager {
     }
 
     /// DestroyGroup: destroy every member, then forget the group. Idempotent.
-    pub async fn destroy(&self, id: &str) -> Result<u32, RpcStatus> {
-        let g = self.get(id)?;
-        let mut live = g.live.lock().await;
-        live.state.start_destroying();
-        live.generation += 1;
-        self.persist(id, &live);
-        drop(live);
-        let remaining = u32::try_from(g.view().seen.len()).unwrap_or(u32::MAX);
+    pub async fn destroy(&self, id: &str) -> Result<u32, GroupError> {
+        self.edit_state(id, |s| {
+            s.start_destroying();
+            true
+        })
+        .await?;
+        let remaining = u32::try_from(self.get(id)?.view().seen.len()).unwrap_or(u32::MAX);
         self.events.emit(
             id,
             EventKind::Destroying,
@@ -402,12 +513,11 @@ impl Manager {
             "destroying every member",
             SpiPhase::Destroying,
         );
-        g.wake.notify_one();
         Ok(remaining)
     }
 
     /// DescribeGroup.
-    pub fn describe(&self, id: &str) -> Result<DescribeGroupResponse, RpcStatus> {
+    pub fn describe(&self, id: &str) -> Result<DescribeGroupResponse, GroupError> {
         let g = self.get(id)?;
         let view = g.view();
         let mut out = DescribeGroupResponse {
@@ -415,21 +525,30 @@ impl Manager {
             recent_events: self.events.recent(id),
             ..Default::default()
         };
-        if let Some(s) = &view.status {
-            out.phase = convert::phase(s.phase) as i32;
-            out.desired = s.desired;
-            out.actual = s.actual;
-            out.healthy = s.healthy;
-            out.up_to_date = s.up_to_date;
-            out.spec_hash = s.spec_hash.clone();
-            out.last_error = convert::last_error(s);
-            out.update = s.update.as_ref().map(convert::update);
-            out.converged = s.phase == Phase::Converged;
-            out.message = s.message.clone();
-            out.instances = convert::instances(&view.seen, &s.spec_hash);
-        } else {
+        let Some(s) = &view.status else {
             out.phase = SpiPhase::Converging as i32;
+            return Ok(out);
+        };
+        out.phase = convert::phase(s.phase) as i32;
+        out.desired = s.desired;
+        out.actual = s.actual;
+        out.healthy = s.healthy;
+        out.up_to_date = s.up_to_date;
+        out.spec_hash = s.spec_hash.clone();
+        out.last_error = convert::last_error(s);
+        out.update = s.update.as_ref().map(convert::update);
+        out.converged = s.phase == Phase::Converged;
+        out.message = s.message.clone();
+        out.instances = convert::instances(&view.seen, &s.spec_hash);
+        out.stale = view.stale;
+        if !view.seen.group.is_empty() {
+            out.observed_at = Some(convert::timestamp(view.seen.at));
         }
+        out.paused = view.paused.as_ref().map(|p| PauseInfo {
+            by: p.by.clone(),
+            since: Some(convert::timestamp(p.since)),
+            reason: p.reason.clone(),
+        });
         Ok(out)
     }
 
@@ -459,92 +578,102 @@ impl Manager {
     }
 
     /// SetSize: resize a cattle group without rolling anything. Returns (previous, new).
-    pub async fn set_size(self: &Arc<Self>, id: &str, size: u32) -> Result<(u32, u32), RpcStatus> {
-        let g = self.get(id)?;
-        let spec = g.live.lock().await.spec.clone();
-        if spec.logical_ids().is_some() {
-            return Err(RpcStatus::failed_precondition(format!(
-                "group {id:?} is a group of pets (Allocation.LogicalIDs): change its logical IDs in the spec and commit it"
-            )));
-        }
+    pub async fn set_size(self: &Arc<Self>, id: &str, size: u32) -> Result<(u32, u32), GroupError> {
+        let spec = self.cattle_spec(id).await?;
         let previous = spec.desired();
-        let new = spec.with_size(size).map_err(|v| invalid(&v))?;
-        self.install(new, false, |_| {}).await?;
+        self.install(spec, false, |_| Edit::Resize(size)).await?;
         Ok((previous, size))
     }
 
     /// DestroyInstances: destroy these members and shrink the group by as many. Every ID must be
-    /// a member, else nothing happens.
+    /// a member, else nothing happens. Returns the new size.
     pub async fn destroy_instances(
         self: &Arc<Self>,
         id: &str,
         ids: &[String],
-    ) -> Result<u32, RpcStatus> {
-        let g = self.get(id)?;
-        let spec = g.live.lock().await.spec.clone();
-        if spec.logical_ids().is_some() {
-            return Err(RpcStatus::failed_precondition(format!(
-                "group {id:?} is a group of pets: remove the logical IDs from the spec and commit it"
-            )));
-        }
+    ) -> Result<u32, GroupError> {
+        let spec = self.cattle_spec(id).await?;
         let seen = Observer::default()
             .observe(
                 &spec,
-                &self.plugins,
-                now(),
+                (&*self.ports.instance, &*self.ports.flavor),
+                self.ports.clock.now(),
                 Duration::from_secs(3600),
                 self.config.describe_timeout,
             )
             .await
-            .map_err(|e| RpcStatus::unavailable(format!("cannot list the group's members: {e}")))?;
+            .map_err(|e| {
+                GroupError::Unavailable(format!("cannot list the group's members: {e}"))
+            })?;
         let members: std::collections::HashSet<&str> = seen
             .observed
             .instances
             .iter()
             .map(|o| o.id.as_str())
             .collect();
-        let strangers: Vec<&String> = ids
+        let strangers: Vec<&str> = ids
             .iter()
-            .filter(|i| !members.contains(i.as_str()))
+            .map(String::as_str)
+            .filter(|i| !members.contains(i))
             .collect();
         if !strangers.is_empty() {
-            return Err(RpcStatus::not_found(format!(
-                "not members of group {id:?}: {}; nothing was destroyed",
-                strangers
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            return Err(GroupError::NotFound(format!(
+                "{} (not members of group {id:?}; nothing was destroyed)",
+                strangers.join(", ")
             )));
         }
         let mut unique = ids.to_vec();
         unique.sort();
         unique.dedup();
-        let size = spec
-            .desired()
-            .saturating_sub(u32::try_from(unique.len()).unwrap_or(u32::MAX));
-        let new = spec.with_size(size).map_err(|v| invalid(&v))?;
-        let requested = unique.clone();
-        self.install(new, false, move |s| s.request_removal(requested))
+        self.install(spec, false, move |_| Edit::Remove(unique.clone()))
             .await?;
-        Ok(size)
+        Ok(self.get(id)?.live.lock().await.spec.desired())
+    }
+
+    async fn cattle_spec(&self, id: &str) -> Result<GroupSpec, GroupError> {
+        let spec = self.get(id)?.live.lock().await.spec.clone();
+        if spec.logical_ids().is_some() {
+            return Err(GroupError::Precondition(format!(
+                "group {id:?} is a group of pets (Allocation.LogicalIDs): change its logical IDs in the spec and commit it"
+            )));
+        }
+        Ok(spec)
+    }
+
+    /// StopUpdate: pause the rolling update in progress.
+    pub async fn stop_update(&self, id: &str) -> Result<(), GroupError> {
+        let stopped = self
+            .edit_state(id, |s| {
+                s.stop_update("stopped by StopUpdate; commit the spec again to resume")
+            })
+            .await?;
+        if !stopped {
+            return Err(GroupError::Precondition(format!(
+                "group {id:?} has no update in progress (to stop healing too, pause the group: ikctl group pause {id})"
+            )));
+        }
+        self.events.emit(
+            id,
+            EventKind::UpdatePaused,
+            None,
+            None,
+            "rolling update paused by StopUpdate",
+            SpiPhase::Paused,
+        );
+        Ok(())
     }
 
     /// PauseGroup: no action until [`Manager::resume_group`]. Idempotent.
-    pub async fn pause(&self, id: &str, by: &str, reason: &str) -> Result<(), RpcStatus> {
-        let g = self.get(id)?;
-        let mut live = g.live.lock().await;
+    pub async fn pause(&self, id: &str, by: &str, reason: &str) -> Result<(), GroupError> {
         let by = if by.is_empty() {
             "an unnamed caller"
         } else {
             by
         };
-        if !live.state.pause(by, reason, now()) {
+        let now = self.ports.clock.now();
+        if !self.edit_state(id, |s| s.pause(by, reason, now)).await? {
             return Ok(());
         }
-        live.generation += 1;
-        self.persist(id, &live);
-        drop(live);
         let why = if reason.is_empty() {
             String::new()
         } else {
@@ -558,20 +687,14 @@ impl Manager {
             format!("healing and updates paused by {by}{why}"),
             SpiPhase::Paused,
         );
-        g.wake.notify_one();
         Ok(())
     }
 
     /// ResumeGroup: undoes [`Manager::pause`]. Harmless when the group is not paused.
-    pub async fn resume_group(&self, id: &str, by: &str) -> Result<(), RpcStatus> {
-        let g = self.get(id)?;
-        let mut live = g.live.lock().await;
-        if !live.state.resume() {
+    pub async fn resume_group(&self, id: &str, by: &str) -> Result<(), GroupError> {
+        if !self.edit_state(id, GroupState::resume).await? {
             return Ok(());
         }
-        live.generation += 1;
-        self.persist(id, &live);
-        drop(live);
         let by = if by.is_empty() {
             "an unnamed caller"
         } else {
@@ -585,53 +708,39 @@ impl Manager {
             format!("healing and updates resumed by {by}"),
             SpiPhase::Converging,
         );
-        g.wake.notify_one();
-        Ok(())
-    }
-
-    /// StopUpdate: pause the rolling update in progress.
-    pub async fn stop_update(&self, id: &str) -> Result<(), RpcStatus> {
-        let g = self.get(id)?;
-        let mut live = g.live.lock().await;
-        if !live
-            .state
-            .stop_update("stopped by StopUpdate; commit the spec again to resume")
-        {
-            return Err(RpcStatus::failed_precondition(format!(
-                "group {id:?} has no update in progress"
-            )));
-        }
-        live.generation += 1;
-        self.persist(id, &live);
-        drop(live);
-        self.events.emit(
-            id,
-            EventKind::UpdatePaused,
-            None,
-            None,
-            "rolling update paused by StopUpdate",
-            SpiPhase::Paused,
-        );
-        g.wake.notify_one();
         Ok(())
     }
 }
 
-fn parse(spec: &SpiSpec) -> Result<GroupSpec, RpcStatus> {
+fn resized(spec: &GroupSpec, size: u32) -> Result<GroupSpec, GroupError> {
+    spec.with_size(size).map_err(GroupError::Invalid)
+}
+
+fn parse(spec: &SpiSpec) -> Result<GroupSpec, GroupError> {
     let props: serde_json::Value = if spec.properties.iter().all(u8::is_ascii_whitespace) {
         serde_json::Value::Null
     } else {
         serde_json::from_slice(&spec.properties).map_err(|e| {
-            invalid(&infrakit_runtime::status::json_violation("$.Properties", &e).into())
+            GroupError::Invalid(infrakit_runtime::status::json_violation("$.Properties", &e).into())
         })?
     };
     GroupSpec::from_json(&serde_json::json!({"ID": spec.id, "Properties": props}))
-        .map_err(|v| invalid(&v))
+        .map_err(GroupError::Invalid)
 }
 
-/// Moves a plugin's violations (paths under `$.properties`) under `prefix`.
-fn collect(err: Option<RpcStatus>, prefix: &str, bad: &mut Violations) {
+/// Moves a plugin's violations (paths under `$.properties`) under `<section>.Properties`; a
+/// plugin that cannot be reached is reported at `<section>.Plugin`.
+fn collect(err: Option<RpcStatus>, section: &str, bad: &mut Violations) {
     let Some(st) = err else { return };
+    if st.code() == tonic::Code::Unavailable {
+        bad.push(
+            format!("{section}.Plugin"),
+            st.message().to_string(),
+            "start that plugin, or name a running one",
+        );
+        return;
+    }
+    let prefix = format!("{section}.Properties");
     let found = violations_of(&st);
     if found.is_empty() {
         bad.push(prefix, st.message().to_string(), "");

@@ -40,7 +40,11 @@ impl Group for GroupService {
             Status::invalid_argument("$.spec: is missing (fix: send a group spec)")
         })?;
         let id = spec.id.clone();
-        let plan = self.mgr.commit(&spec, req.pretend).await?;
+        let plan = self
+            .mgr
+            .commit(&spec, req.pretend)
+            .await
+            .map_err(Status::from)?;
         Ok(Response::new(CommitGroupResponse {
             id,
             plan: Some(convert::plan(&plan)),
@@ -51,7 +55,10 @@ impl Group for GroupService {
         &self,
         req: Request<FreeGroupRequest>,
     ) -> Result<Response<FreeGroupResponse>, Status> {
-        self.mgr.free(&req.into_inner().id).await?;
+        self.mgr
+            .free(&req.into_inner().id)
+            .await
+            .map_err(Status::from)?;
         Ok(Response::new(FreeGroupResponse {}))
     }
 
@@ -59,14 +66,22 @@ impl Group for GroupService {
         &self,
         req: Request<DescribeGroupRequest>,
     ) -> Result<Response<DescribeGroupResponse>, Status> {
-        Ok(Response::new(self.mgr.describe(&req.into_inner().id)?))
+        Ok(Response::new(
+            self.mgr
+                .describe(&req.into_inner().id)
+                .map_err(Status::from)?,
+        ))
     }
 
     async fn destroy_group(
         &self,
         req: Request<DestroyGroupRequest>,
     ) -> Result<Response<DestroyGroupResponse>, Status> {
-        let remaining = self.mgr.destroy(&req.into_inner().id).await?;
+        let remaining = self
+            .mgr
+            .destroy(&req.into_inner().id)
+            .await
+            .map_err(Status::from)?;
         Ok(Response::new(DestroyGroupResponse { remaining }))
     }
 
@@ -84,7 +99,11 @@ impl Group for GroupService {
         req: Request<SetSizeRequest>,
     ) -> Result<Response<SetSizeResponse>, Status> {
         let req = req.into_inner();
-        let (previous, size) = self.mgr.set_size(&req.id, req.size).await?;
+        let (previous, size) = self
+            .mgr
+            .set_size(&req.id, req.size)
+            .await
+            .map_err(Status::from)?;
         Ok(Response::new(SetSizeResponse { previous, size }))
     }
 
@@ -96,7 +115,8 @@ impl Group for GroupService {
         let size = self
             .mgr
             .destroy_instances(&req.id, &req.instance_ids)
-            .await?;
+            .await
+            .map_err(Status::from)?;
         Ok(Response::new(DestroyInstancesResponse {
             destroyed: req.instance_ids,
             size,
@@ -107,7 +127,10 @@ impl Group for GroupService {
         &self,
         req: Request<StopUpdateRequest>,
     ) -> Result<Response<StopUpdateResponse>, Status> {
-        self.mgr.stop_update(&req.into_inner().id).await?;
+        self.mgr
+            .stop_update(&req.into_inner().id)
+            .await
+            .map_err(Status::from)?;
         Ok(Response::new(StopUpdateResponse {}))
     }
 
@@ -116,7 +139,10 @@ impl Group for GroupService {
         req: Request<PauseGroupRequest>,
     ) -> Result<Response<PauseGroupResponse>, Status> {
         let req = req.into_inner();
-        self.mgr.pause(&req.id, &req.by, &req.reason).await?;
+        self.mgr
+            .pause(&req.id, &req.by, &req.reason)
+            .await
+            .map_err(Status::from)?;
         Ok(Response::new(PauseGroupResponse {}))
     }
 
@@ -125,7 +151,10 @@ impl Group for GroupService {
         req: Request<ResumeGroupRequest>,
     ) -> Result<Response<ResumeGroupResponse>, Status> {
         let req = req.into_inner();
-        self.mgr.resume_group(&req.id, &req.by).await?;
+        self.mgr
+            .resume_group(&req.id, &req.by)
+            .await
+            .map_err(Status::from)?;
         Ok(Response::new(ResumeGroupResponse {}))
     }
 

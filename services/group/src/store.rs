@@ -1,20 +1,11 @@
 //! Committed specs and controller state on disk: one JSON file per group in the state
-//! directory, written atomically (temporary file, fsync, rename).
+//! directory, written atomically (temporary file, fsync, rename, fsync of the directory). The
+//! file work runs on tokio's blocking threads, never on the runtime's.
 
-use infrakit_group_core::GroupState;
-use serde::{Deserialize, Serialize};
+use crate::ports::{BoxFuture, Record, StorePort};
 use std::io::Write;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-
-/// What is persisted for one group.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Record {
-    /// The committed spec, as JSON (`{"ID": ..., "Properties": ...}`).
-    pub spec: serde_json::Value,
-    /// The controller's memory of the group.
-    pub state: GroupState,
-}
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,13 +19,13 @@ pub struct StoreError {
 
 /// The state directory.
 #[derive(Clone, Debug)]
-pub struct Store {
+pub struct FileStore {
     dir: PathBuf,
 }
 
 // === impl Store ===
 
-impl Store {
+impl FileStore {
     /// Opens the state directory, creating it (0700) if needed.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::DirBuilder::new()
@@ -52,7 +43,7 @@ impl Store {
     }
 
     /// Every stored group. Files that cannot be read are skipped with an error in the log.
-    pub fn load_all(&self) -> Vec<(String, Record)> {
+    fn load_all_now(&self) -> Vec<(String, Record)> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
@@ -77,7 +68,7 @@ impl Store {
     }
 
     /// Saves a group's record atomically.
-    pub fn save(&self, id: &str, record: &Record) -> Result<(), StoreError> {
+    fn save_now(&self, id: &str, record: &Record) -> Result<(), StoreError> {
         let path = self.path(id);
         let tmp = self.dir.join(format!(".{id}.tmp"));
         let err = |what, p: &Path| {
@@ -93,15 +84,30 @@ impl Store {
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
-        let mut f = std::fs::File::create(&tmp).map_err(err("cannot write", &tmp))?;
-        f.write_all(&bytes).map_err(err("cannot write", &tmp))?;
-        f.sync_all().map_err(err("cannot sync", &tmp))?;
-        std::fs::rename(&tmp, &path).map_err(err("cannot replace", &path))?;
-        Ok(())
+        let write = || -> Result<(), StoreError> {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(err("cannot write", &tmp))?;
+            f.write_all(&bytes).map_err(err("cannot write", &tmp))?;
+            f.sync_all().map_err(err("cannot sync", &tmp))?;
+            std::fs::rename(&tmp, &path).map_err(err("cannot replace", &path))?;
+            std::fs::File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(err("cannot sync", &self.dir))
+        };
+        let r = write();
+        if r.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        r
     }
 
     /// Forgets a group.
-    pub fn remove(&self, id: &str) -> Result<(), StoreError> {
+    fn remove_now(&self, id: &str) -> Result<(), StoreError> {
         match std::fs::remove_file(self.path(id)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError {
                 what: "cannot remove",
@@ -117,6 +123,37 @@ impl Store {
     }
 }
 
+impl StorePort for FileStore {
+    fn load_all(&self) -> BoxFuture<'_, Result<Vec<(String, Record)>, String>> {
+        let me = self.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || me.load_all_now())
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn save(&self, id: &str, record: Record) -> BoxFuture<'_, Result<(), String>> {
+        let (me, id) = (self.clone(), id.to_string());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || me.save_now(&id, &record))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| infrakit_runtime::dial::error_chain(&e))
+        })
+    }
+
+    fn remove(&self, id: &str) -> BoxFuture<'_, Result<(), String>> {
+        let (me, id) = (self.clone(), id.to_string());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || me.remove_now(&id))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| infrakit_runtime::dial::error_chain(&e))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,18 +161,21 @@ mod tests {
     #[test]
     fn records_round_trip_and_removal_is_idempotent() {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::open(&d.path().join("state")).unwrap();
+        let s = FileStore::open(&d.path().join("state")).unwrap();
         let r = Record {
             spec: serde_json::json!({"ID": "g"}),
-            state: GroupState::default(),
+            state: infrakit_group_core::GroupState::default(),
         };
-        s.save("g", &r).unwrap();
-        s.save("g", &r).unwrap();
-        let all = s.load_all();
+        s.save_now("g", &r).unwrap();
+        s.save_now("g", &r).unwrap();
+        let all = s.load_all_now();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].0, "g");
-        s.remove("g").unwrap();
-        s.remove("g").unwrap();
-        assert!(s.load_all().is_empty());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(s.path("g")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "records may hold secrets");
+        s.remove_now("g").unwrap();
+        s.remove_now("g").unwrap();
+        assert!(s.load_all_now().is_empty());
     }
 }

@@ -1,302 +1,486 @@
-//! One reconcile loop per group: observe completely, plan, persist, act, report; then wait for
-//! a trigger (a commit, an instance event, the planner's requeue time, or the poll interval).
-//! Triggers that arrive during a pass coalesce into one more pass, and only this task ever
-//! reconciles its group, so there is one reconcile in flight per group.
+//! One worker per group: observe completely, plan, store, start the actions as operations;
+//! then wait for a trigger (a commit, an instance event, an operation ending, the planner's
+//! requeue time, or the poll interval). Operations run on their own: the worker keeps
+//! observing and deciding while a slow Drain, Provision or Destroy holds up only its instance.
+//!
+//! # Guarantees
+//!
+//! - Only this worker writes its group's state between commits; every write happens under the
+//!   group's lock, after checking that the group is not being freed.
+//! - Nothing is started before the state that expects it is stored; when storing fails the
+//!   group reports DEGRADED and acts on nothing.
+//! - At most one operation per instance (or provision token) is in flight, and at most
+//!   `Config::parallel` in all; the rest queue.
+//! - A provision not known to have landed (a lost answer, or one left by a previous process)
+//!   is sent again with the same token until it is listed or its deadline is near; a new token
+//!   for its slot is planned only after that deadline, when no call for the first can be in
+//!   flight any more.
+//! - Failed observations are retried with a growing backoff.
 
-use crate::executor::{Outcome, execute};
 use crate::manager::{GroupHandle, Manager};
-use crate::now;
-use crate::observer::Observer;
-use infrakit_group_core::{Phase, plan, plan_degraded};
-use infrakit_model::tags;
+use crate::observer::{Observation, Observer};
+use crate::ops::{self, CALL_TIMEOUT, Done, Op, OpKey, Shared};
+use crate::ports::Ports;
+use infrakit_group_core::state::PROVISION_TIMEOUT;
+use infrakit_group_core::{
+    Action, DestroyReason, GroupState, InstanceState, Outcome, Phase, Plan, Status, Time, plan,
+    plan_degraded, retry_after,
+};
 use infrakit_spi::group::v1::EventKind;
-use infrakit_spi::group::v1::Phase as SpiPhase;
-use infrakit_spi::instance::v1::WatchInstancesRequest;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tokio::task::JoinSet;
 
 /// What to do after a pass.
 enum Next {
-    /// Reconcile again after this long (or sooner, on a trigger).
+    /// Pass again after this long (or sooner, on a trigger).
     After(Duration),
-    /// The group is gone (destroyed and empty); stop.
-    Gone,
+    /// Stop: the group was freed, or destroyed and empty.
+    Stop,
 }
 
-/// Runs the loop of one group until it is freed, destroyed, or the process stops.
-pub async fn run(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
-    tokio::spawn(watch_instances(mgr.clone(), g.clone()));
-    let mut observer = Observer::default();
-    let mut wait = Duration::ZERO;
+/// The shortest wait between passes that found something due.
+const MIN_WAIT: Duration = Duration::from_millis(1);
+
+/// Runs the worker of one group until it is freed, destroyed, or the process stops.
+pub(crate) async fn run(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
+    let watcher = tokio::spawn(watch_instances(mgr.clone(), g.clone()));
+    let mut w = Worker::new(mgr, g.clone());
     loop {
-        if !wait.is_zero() {
-            tokio::select! {
-                () = g.stop.cancelled() => break,
-                () = g.wake.notified() => {}
-                () = tokio::time::sleep(wait) => {}
-            }
-        } else if g.stop.is_cancelled() {
+        if g.stop.is_cancelled() {
             break;
         }
-        match reconcile(&mgr, &g, &mut observer).await {
-            Next::After(d) => wait = d,
-            Next::Gone => {
-                mgr.forget(&g.id);
+        let wait = match w.pass().await {
+            Next::After(d) => d,
+            Next::Stop => break,
+        };
+        tokio::select! {
+            biased;
+            () = g.stop.cancelled() => break,
+            Some(r) = w.ops.join_next(), if !w.ops.is_empty() => {
+                let first = r.ok().flatten();
+                w.finish(first).await;
+            }
+            () = g.wake.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    watcher.abort();
+    // Dropping the worker aborts its operations: a call already sent cannot be unsent, but no
+    // further call starts.
+    drop(w);
+}
+
+/// The worker's memory between passes (nothing here is persisted).
+struct Worker {
+    mgr: Arc<Manager>,
+    g: Arc<GroupHandle>,
+    ports: Ports,
+    observer: Observer,
+    /// Running operations; each ends with a [`Done`], or `None` when the group stopped.
+    ops: JoinSet<Option<Done>>,
+    /// The keys of running and queued operations.
+    busy: HashSet<OpKey>,
+    /// Operations waiting for a free slot.
+    queue: VecDeque<Op>,
+    /// What the operations of the committed spec share, by the generation it was built for.
+    shared: Option<(u64, Arc<Shared>)>,
+    /// The latest observation that succeeded.
+    seen: Option<Arc<Observation>>,
+    /// Provisions whose outcome is unknown: when to send them again, and how often they were.
+    resend: HashMap<String, (Time, u32)>,
+    /// Increases with every pass that starts actions.
+    round: u64,
+    /// Observations (or stores) that failed in a row.
+    failed: u32,
+    /// The state in memory is newer than the stored one (a store failed after outcomes).
+    dirty: bool,
+}
+
+// === impl Worker ===
+
+impl Worker {
+    fn new(mgr: Arc<Manager>, g: Arc<GroupHandle>) -> Self {
+        Self {
+            ports: mgr.ports().clone(),
+            mgr,
+            g,
+            observer: Observer::default(),
+            ops: JoinSet::new(),
+            busy: HashSet::new(),
+            queue: VecDeque::new(),
+            shared: None,
+            seen: None,
+            resend: HashMap::new(),
+            round: 0,
+            failed: 0,
+            dirty: false,
+        }
+    }
+
+    /// One pass: observe, plan, store, start.
+    async fn pass(&mut self) -> Next {
+        let (shared, generation) = self.snapshot().await;
+        let cfg = self.mgr.config().clone();
+        let t = self.ports.clock.now();
+        let seen = self
+            .observer
+            .observe(
+                &shared.spec,
+                (&*self.ports.instance, &*self.ports.flavor),
+                t,
+                cfg.health_every,
+                cfg.describe_timeout,
+            )
+            .await
+            .map(Arc::new);
+        let g = Arc::clone(&self.g);
+        let mut live = g.live.lock().await;
+        if g.stop.is_cancelled() {
+            return Next::Stop;
+        }
+        if live.generation != generation {
+            return Next::After(Duration::ZERO); // changed meanwhile: observe again
+        }
+        let p = match &seen {
+            Ok(s) => {
+                self.failed = 0;
+                self.seen = Some(Arc::clone(s));
+                plan(&live.spec, &s.observed, &live.state, t)
+            }
+            Err(e) => {
+                self.failed = self.failed.saturating_add(1);
+                plan_degraded(&live.spec, &live.state, e, t)
+            }
+        };
+        let backoff = live.spec.remediation().backoff;
+        let degraded_wait = retry_after(self.failed.max(1), backoff.initial, backoff.max);
+        g.publish(
+            &p.status,
+            seen.as_ref().ok().cloned(),
+            p.state.paused.as_ref(),
+        );
+        if let Some(rollback) = p.rollback_to {
+            let old = std::mem::replace(&mut live.spec, rollback);
+            if let Err(e) = self.mgr.persist(&g, &live.spec, &p.state).await {
+                live.spec = old;
+                return self.cannot_store(&p.status, &e.to_string(), backoff);
+            }
+            live.state = p.state;
+            live.generation += 1;
+            self.emit(EventKind::Rollback, None, None, p.status.message.clone());
+            return Next::After(Duration::ZERO);
+        }
+        let mut next = p.state.clone();
+        let planned: HashSet<&str> = p
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Provision { token, .. } => Some(token.as_str()),
+                _ => None,
+            })
+            .collect();
+        let resends = self.resends(&mut next, &planned, &shared.spec, t);
+        if next != live.state || self.dirty {
+            if let Err(e) = self.mgr.persist(&g, &live.spec, &next).await {
+                return self.cannot_store(&p.status, &e.to_string(), backoff);
+            }
+            self.dirty = false;
+            self.failed = if seen.is_ok() { 0 } else { self.failed };
+            let cleared = live
+                .state
+                .last_error()
+                .filter(|_| next.last_error().is_none())
+                .map(|e| e.message.clone());
+            live.state = next;
+            if let Some(was) = cleared {
+                self.emit(
+                    EventKind::Recovered,
+                    None,
+                    None,
+                    format!("recovered from: {was}"),
+                );
+            }
+        }
+        g.note_phase(self.mgr.events(), p.status.phase, &p.status.message);
+        if p.destroy_finished() && self.busy.is_empty() {
+            if let Err(e) = self.mgr.unpersist(&g.id).await {
+                return self.cannot_store(&p.status, &e.to_string(), backoff);
+            }
+            self.emit(
+                EventKind::DestroyedGroup,
+                None,
+                None,
+                "every member is gone; the group is forgotten".to_string(),
+            );
+            drop(live);
+            self.mgr.forget(&g);
+            return Next::Stop;
+        }
+        if seen.is_err() {
+            return Next::After(degraded_wait);
+        }
+        let wait = self.requeue(&p, t);
+        self.start(p.actions.into_iter().chain(resends), &shared, cfg.parallel);
+        drop(live);
+        // Resends are due again only after their next answer.
+        Next::After(wait)
+    }
+
+    /// The committed spec's shared parts and the generation they belong to.
+    async fn snapshot(&mut self) -> (Arc<Shared>, u64) {
+        let live = self.g.live.lock().await;
+        if let Some((gen_, shared)) = &self.shared
+            && *gen_ == live.generation
+        {
+            return (Arc::clone(shared), *gen_);
+        }
+        let shared = Arc::new(Shared::new(Arc::new(live.spec.clone())));
+        self.shared = Some((live.generation, Arc::clone(&shared)));
+        (shared, live.generation)
+    }
+
+    /// The group could not be stored: report it, act on nothing, try again later.
+    fn cannot_store(
+        &mut self,
+        status: &Status,
+        error: &str,
+        backoff: infrakit_group_core::spec::Backoff,
+    ) -> Next {
+        self.failed = self.failed.saturating_add(1);
+        let mut s = status.clone();
+        s.phase = Phase::Degraded;
+        s.message =
+            format!("cannot store the group's state, so nothing is done until it can: {error}");
+        self.g.publish(&s, None, None);
+        self.g.note_phase(self.mgr.events(), s.phase, &s.message);
+        tracing::error!(group = %self.g.id, error, "cannot store the group's state");
+        Next::After(retry_after(self.failed, backoff.initial, backoff.max))
+    }
+
+    /// Provisions to send again with their token: not known to have landed, not in flight,
+    /// due, and far enough from their deadline that no call can outlive it. Their hash becomes
+    /// the committed one (they are sent with the committed spec).
+    fn resends(
+        &mut self,
+        next: &mut GroupState,
+        planned: &HashSet<&str>,
+        spec: &infrakit_group_core::GroupSpec,
+        now: Time,
+    ) -> Vec<Action> {
+        let tokens: HashSet<&str> = next.pending.iter().map(|p| p.token.as_str()).collect();
+        self.resend.retain(|t, _| tokens.contains(t.as_str()));
+        if next.paused.is_some() || next.destroying {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for p in &mut next.pending {
+            if p.instance_id.is_some()
+                || p.listed
+                || planned.contains(p.token.as_str())
+                || self.busy.contains(&OpKey::Provision(p.token.clone()))
+                || now.after(CALL_TIMEOUT) >= p.issued_at.after(PROVISION_TIMEOUT)
+                || self.resend.get(&p.token).is_some_and(|(at, _)| *at > now)
+            {
+                continue;
+            }
+            spec.config_hash().clone_into(&mut p.hash);
+            out.push(Action::Provision {
+                token: p.token.clone(),
+                logical_id: p.logical_id.clone(),
+                hash: p.hash.clone(),
+                sequence: p.sequence,
+                reason: "sending again, with the same token, a provision whose outcome is unknown"
+                    .to_string(),
+            });
+        }
+        out
+    }
+
+    /// Starts (or queues) the actions whose instance or token is not busy.
+    fn start(
+        &mut self,
+        actions: impl Iterator<Item = Action>,
+        shared: &Arc<Shared>,
+        parallel: usize,
+    ) {
+        self.round += 1;
+        let mut index: Option<HashMap<&str, usize>> = None;
+        let seen = self.seen.clone();
+        for action in actions {
+            let key = ops::key_of(&action);
+            if self.busy.contains(&key) {
+                continue;
+            }
+            let (listed, confirm_unhealthy) = match (&action, &seen) {
+                (Action::Destroy { id, context, .. }, Some(seen)) => {
+                    let index = index.get_or_insert_with(|| {
+                        seen.observed
+                            .instances
+                            .iter()
+                            .enumerate()
+                            .map(|(i, o)| (o.id.as_str(), i))
+                            .collect()
+                    });
+                    let i = index.get(id.as_str()).copied();
+                    let failed = i
+                        .is_some_and(|i| seen.observed.instances[i].state == InstanceState::Failed);
+                    (
+                        i.and_then(|i| seen.description(i)),
+                        *context == DestroyReason::Heal && !failed,
+                    )
+                }
+                _ => (None, false),
+            };
+            self.busy.insert(key);
+            self.queue.push_back(Op {
+                round: self.round,
+                action,
+                listed,
+                confirm_unhealthy,
+            });
+        }
+        self.fill(shared, parallel);
+    }
+
+    /// Moves queued operations into free slots.
+    fn fill(&mut self, shared: &Arc<Shared>, parallel: usize) {
+        while self.ops.len() < parallel.max(1) {
+            let Some(op) = self.queue.pop_front() else {
                 break;
-            }
+            };
+            let (ports, shared, stop) =
+                (self.ports.clone(), Arc::clone(shared), self.g.stop.clone());
+            self.ops.spawn(async move {
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => None,
+                    d = ops::run(ports, shared, op) => Some(d),
+                }
+            });
         }
     }
-}
 
-async fn reconcile(mgr: &Manager, g: &GroupHandle, observer: &mut Observer) -> Next {
-    let cfg = mgr.config();
-    let poll = if g.watching.load(Ordering::Relaxed) {
-        cfg.poll_watched
-    } else {
-        cfg.poll
-    };
-    let t = now();
-    let (spec, generation) = {
-        let live = g.live.lock().await;
-        (Arc::new(live.spec.clone()), live.generation)
-    };
-    let seen = observer
-        .observe(
-            &spec,
-            mgr.plugins(),
-            t,
-            cfg.health_every,
-            cfg.describe_timeout,
-        )
-        .await
-        .map(Arc::new);
-    let mut live = g.live.lock().await;
-    if live.generation != generation {
-        return Next::After(Duration::ZERO); // A commit landed meanwhile: observe again.
-    }
-    if let Ok(seen) = &seen {
-        drop_orphans(g, &mut live.state, seen, t);
-    }
-    let p = match &seen {
-        Ok(seen) => plan(&live.spec, &seen.observed, &live.state, t),
-        Err(e) => plan_degraded(&live.spec, &live.state, e, t),
-    };
-    g.publish(&p.status, seen.as_ref().ok().cloned());
-    let phase = crate::convert::phase(p.status.phase);
-    if let Some(rollback) = p.rollback_to {
-        live.spec = rollback;
-        live.state = p.state;
-        live.generation += 1;
-        mgr.persist(&g.id, &live);
-        mgr.events().emit(
-            &g.id,
-            EventKind::Rollback,
-            None,
-            None,
-            p.status.message.clone(),
-            SpiPhase::Updating,
-        );
-        return Next::After(Duration::ZERO);
-    }
-    if live.state != p.state {
-        live.state = p.state.clone();
-        mgr.persist(&g.id, &live);
-    }
-    g.note_phase(mgr, p.status.phase, &p.status.message);
-    if p.status.phase == Phase::Destroying
-        && p.status.actual == 0
-        && p.actions.is_empty()
-        && live.state.pending.is_empty()
-        && live.state.leaving.is_empty()
-    {
-        mgr.events().emit(
-            &g.id,
-            EventKind::DestroyedGroup,
-            None,
-            None,
-            "every member is gone; the group is forgotten",
-            phase,
-        );
-        mgr.unpersist(&g.id);
-        return Next::Gone;
-    }
-    let mut requeue = p.requeue_after.unwrap_or(poll).min(poll);
-    if let Some(due) = observer.next_recheck(t) {
-        requeue = requeue.min(due.max(Duration::from_millis(10)));
-    }
-    let settle = *g
-        .orphans_settle_at
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(at) = settle {
-        requeue = requeue.min(at.since(t).max(Duration::from_millis(10)));
-    }
-    if p.actions.is_empty() {
-        return Next::After(requeue.max(Duration::from_millis(1)));
-    }
-    drop(live);
-
-    let outcomes = execute(
-        spec,
-        mgr.plugins().clone(),
-        p.actions,
-        cfg.parallel,
-        seen.as_ref().ok().map(|s| &**s),
-    )
-    .await;
-    let t = now();
-    let mut live = g.live.lock().await;
-    let backoff = live.spec.remediation().backoff;
-    let ev = mgr.events();
-    let mut succeeded = Vec::new();
-    for (o, reason) in outcomes {
-        match o {
-            Outcome::Provisioned {
-                token,
-                id,
-                logical_id,
-                verdict,
-            } => {
-                observer.prime(&id, &verdict, t, cfg.health_every);
-                succeeded.push((token, id.clone()));
-                ev.emit(
-                    &g.id,
-                    EventKind::Provisioned,
-                    Some(&id),
-                    logical_id.as_deref(),
-                    reason,
-                    phase,
-                );
+    /// Records what ended operations did, stores it, and reports it.
+    async fn finish(&mut self, first: Option<Done>) {
+        let mut done: Vec<Done> = first.into_iter().collect();
+        while let Some(r) = self.ops.try_join_next() {
+            done.extend(r.ok().flatten());
+        }
+        for d in &done {
+            self.busy.remove(&d.key);
+        }
+        let g = Arc::clone(&self.g);
+        let mut live = g.live.lock().await;
+        if g.stop.is_cancelled() {
+            return;
+        }
+        let t = self.ports.clock.now();
+        let cfg = self.mgr.config().clone();
+        let backoff = live.spec.remediation().backoff;
+        let before = live.state.clone();
+        for d in &done {
+            live.state.apply(&d.outcome, d.round, t, &backoff);
+            if let Some((id, v)) = &d.verdict {
+                self.observer.prime(id, v, t, cfg.health_every);
             }
-            Outcome::ProvisionFailed { token, error } => {
-                live.state
-                    .provision_failed(&token, error.clone(), t, &backoff);
-                ev.emit(
-                    &g.id,
-                    EventKind::Error,
-                    None,
-                    None,
-                    format!("provision failed: {error}"),
-                    SpiPhase::Failing,
+            if let Outcome::ProvisionUncertain { token, .. } = &d.outcome {
+                let tries = self.resend.get(token).map_or(0, |(_, n)| *n) + 1;
+                let wait = retry_after(
+                    tries,
+                    backoff.initial,
+                    backoff.max.min(Duration::from_secs(30)),
                 );
-            }
-            Outcome::ProvisionUncertain { error, .. } => {
-                ev.emit(
-                    &g.id,
-                    EventKind::Warning,
-                    None,
-                    None,
-                    format!("provision outcome unknown (will adopt it if it appears): {error}"),
-                    phase,
-                );
-            }
-            Outcome::Destroyed {
-                id,
-                reason: context,
-            } => {
-                let why = &reason;
-                let reason = context;
-                ev.emit(
-                    &g.id,
-                    EventKind::Destroyed,
-                    Some(&id),
-                    None,
-                    format!("destroyed ({}): {why}", reason.as_str()),
-                    phase,
-                );
-            }
-            Outcome::DestroyFailed { id, error } => {
-                live.state.destroy_failed(&id, error.clone(), t, &backoff);
-                ev.emit(
-                    &g.id,
-                    EventKind::Error,
-                    Some(&id),
-                    None,
-                    format!("destroy failed: {error}"),
-                    SpiPhase::Failing,
-                );
-            }
-            Outcome::Labelled { id } => {
-                ev.emit(&g.id, EventKind::Labelled, Some(&id), None, reason, phase);
-            }
-            Outcome::LabelFailed { id, error } => {
-                ev.emit(
-                    &g.id,
-                    EventKind::Error,
-                    Some(&id),
-                    None,
-                    format!("label failed: {error}"),
-                    phase,
-                );
+                self.resend.insert(token.clone(), (t.after(wait), tries));
             }
         }
+        if live.state != before || self.dirty {
+            match self.mgr.persist(&g, &live.spec, &live.state).await {
+                Ok(()) => self.dirty = false,
+                Err(e) => {
+                    // The outcomes happened: keep them in memory, store them with the next pass.
+                    self.dirty = true;
+                    tracing::error!(group = %g.id, error = %e, "cannot store the outcome of actions");
+                }
+            }
+        }
+        for d in done {
+            let instance = match &d.key {
+                OpKey::Destroy(id) | OpKey::Label(id) => Some(id.clone()),
+                OpKey::Provision(_) => match &d.outcome {
+                    Outcome::Provisioned { id, .. } => Some(id.clone()),
+                    _ => None,
+                },
+            };
+            self.emit(
+                d.event,
+                instance.as_deref(),
+                d.logical_id.as_deref(),
+                d.message,
+            );
+        }
+        drop(live);
+        if let Some((_, shared)) = self.shared.clone() {
+            self.fill(&shared, cfg.parallel);
+        }
     }
-    live.state.provisions_succeeded(succeeded);
-    mgr.persist(&g.id, &live);
-    Next::After(Duration::ZERO)
+
+    /// When to pass again if nothing happens first.
+    fn requeue(&self, p: &Plan, now: Time) -> Duration {
+        let cfg = self.mgr.config();
+        let poll = if self.g.watching.load(Ordering::Relaxed) {
+            cfg.poll_watched
+        } else {
+            cfg.poll
+        };
+        let mut wait = p.requeue_after.unwrap_or(poll).min(poll);
+        if let Some(due) = self.observer.next_recheck(now) {
+            wait = wait.min(due.max(Duration::from_millis(10)));
+        }
+        if let Some(at) = self.resend.values().map(|(at, _)| *at).min() {
+            let due = if at > now {
+                at.since(now)
+            } else {
+                Duration::ZERO
+            };
+            wait = wait.min(due.max(Duration::from_millis(10)));
+        }
+        wait.max(MIN_WAIT)
+    }
+
+    fn emit(
+        &self,
+        kind: EventKind,
+        instance: Option<&str>,
+        logical_id: Option<&str>,
+        message: String,
+    ) {
+        let phase = self.g.view().phase.map_or(
+            infrakit_spi::group::v1::Phase::Converging,
+            crate::convert::phase,
+        );
+        self.mgr
+            .events()
+            .emit(&self.g.id, kind, instance, logical_id, message, phase);
+    }
 }
 
-/// After a restart, once the previous process's calls are over, forgets the provisions it
-/// left unconfirmed that no listed instance carries (see [`crate::manager::RESTART_GRACE`]).
-fn drop_orphans(
-    g: &GroupHandle,
-    state: &mut infrakit_group_core::GroupState,
-    seen: &crate::observer::Observation,
-    t: infrakit_group_core::Time,
-) {
-    let mut settle = g
-        .orphans_settle_at
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let Some(at) = *settle else { return };
-    if t < at {
-        return;
-    }
-    *settle = None;
-    let listed: std::collections::HashSet<&str> = seen
-        .observed
-        .instances
-        .iter()
-        .filter_map(|o| o.token.as_deref())
-        .collect();
-    let before = state.pending.len();
-    state
-        .pending
-        .retain(|p| p.instance_id.is_some() || listed.contains(p.token.as_str()));
-    let dropped = before - state.pending.len();
-    if dropped > 0 {
-        tracing::info!(group = %g.id, dropped, "forgot provisions lost with the previous process");
-    }
-}
-
-/// Follows the instance plugin's WatchInstances for the group and wakes the loop on every
-/// change. Plugins that cannot watch (UNIMPLEMENTED) leave the loop to poll.
+/// Follows the instance plugin's WatchInstances for the group and wakes the worker on every
+/// change. Plugins that cannot watch (UNIMPLEMENTED) leave the worker to poll.
 async fn watch_instances(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
+    use tokio_stream::StreamExt;
     loop {
         let name = { g.live.lock().await.spec.instance().plugin.clone() };
-        let stream = async {
-            let mut c = mgr
-                .plugins()
-                .instance(&name)
-                .await
-                .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-            c.watch_instances(WatchInstancesRequest {
-                r#type: name.subtype_or_default().to_string(),
-                tags: [(tags::GROUP.to_string(), g.id.clone())].into(),
-            })
-            .await
-        }
-        .await;
-        match stream {
-            Ok(resp) => {
-                let mut s = resp.into_inner();
+        match mgr.ports().instance.watch(&name, &g.id).await {
+            Ok(mut s) => {
                 g.watching.store(true, Ordering::Relaxed);
                 loop {
                     tokio::select! {
                         () = g.stop.cancelled() => return,
-                        m = s.message() => match m {
-                            Ok(Some(_)) => g.wake.notify_one(),
+                        m = s.next() => match m {
+                            Some(Ok(())) => g.wake.notify_one(),
                             _ => break,
                         }
                     }

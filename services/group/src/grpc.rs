@@ -1,0 +1,362 @@
+//! The production ports: gRPC clients of the instance and flavor plugins, found by name
+//! through the discovery service or the plugins directory. Channels are cached per plugin and
+//! reconnect by themselves; a plugin whose call failed at the transport is looked up again on
+//! the next call.
+
+use crate::ports::{BoxFuture, ChangeStream, FlavorPort, InstancePort, Verdict};
+use infrakit_group_core::Health;
+use infrakit_model::{PluginName, tags};
+use infrakit_runtime::dial::{DialError, DialOptions, dial};
+use infrakit_spi::flavor::v1::flavor_client::FlavorClient;
+use infrakit_spi::flavor::v1::{
+    Allocation, DrainRequest, Health as SpiHealth, HealthyRequest, PrepareRequest,
+    ValidateRequest as FlavorValidate,
+};
+use infrakit_spi::instance::v1::instance_client::InstanceClient;
+use infrakit_spi::instance::v1::{
+    DescribeInstancesRequest, DestroyReason, DestroyRequest, InstanceDescription, InstanceSpec,
+    LabelRequest, ProvisionRequest, ValidateRequest as InstanceValidate, WatchInstancesRequest,
+};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+/// The largest message a plugin may send (a DescribeInstances of 100,000 instances fits).
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
+/// Dials plugins by name and caches the channels.
+#[derive(Clone, Debug)]
+pub struct GrpcPlugins {
+    dir: PathBuf,
+    opts: DialOptions,
+    cache: Arc<Mutex<HashMap<String, Channel>>>,
+}
+
+// === impl GrpcPlugins ===
+
+impl GrpcPlugins {
+    /// Plugins found in `dir` (and through the discovery service there).
+    pub fn new(dir: PathBuf, opts: DialOptions) -> Self {
+        Self {
+            dir,
+            opts,
+            cache: Arc::default(),
+        }
+    }
+
+    async fn channel(&self, name: &PluginName) -> Result<Channel, DialError> {
+        if let Some(ch) = self.lock().get(&name.lookup) {
+            return Ok(ch.clone());
+        }
+        let (_, ch) = dial(&name.lookup, &self.dir, &self.opts).await?;
+        self.lock().insert(name.lookup.clone(), ch.clone());
+        Ok(ch)
+    }
+
+    /// Drops the cached channel of a plugin whose call failed at the transport, so the next
+    /// call looks it up again (it may have restarted elsewhere).
+    fn forget_on(&self, name: &PluginName, st: &Status) {
+        if matches!(
+            st.code(),
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
+        ) {
+            self.lock().remove(&name.lookup);
+        }
+    }
+
+    async fn instance(&self, name: &PluginName) -> Result<InstanceClient<Channel>, Status> {
+        let ch = self.channel(name).await.map_err(unreachable)?;
+        Ok(InstanceClient::new(ch)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE))
+    }
+
+    async fn flavor(&self, name: &PluginName) -> Result<FlavorClient<Channel>, Status> {
+        let ch = self.channel(name).await.map_err(unreachable)?;
+        Ok(FlavorClient::new(ch))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Channel>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs one call and forgets the channel when the transport failed.
+    async fn call<T>(
+        &self,
+        name: &PluginName,
+        f: impl Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        let r = f.await;
+        if let Err(st) = &r {
+            self.forget_on(name, st);
+        }
+        r
+    }
+}
+
+fn unreachable(e: DialError) -> Status {
+    Status::unavailable(e.to_string())
+}
+
+fn timed<T>(msg: T, timeout: Duration) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.set_timeout(timeout);
+    r
+}
+
+/// Runs `f` within `timeout` (a server that ignores the deadline header cannot hold us).
+async fn within<T>(
+    timeout: Duration,
+    what: &str,
+    f: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match tokio::time::timeout(timeout, f).await {
+        Ok(r) => r,
+        Err(_) => Err(Status::deadline_exceeded(format!(
+            "{what} timed out after {timeout:?}"
+        ))),
+    }
+}
+
+fn subtype(name: &PluginName) -> String {
+    name.subtype_or_default().to_string()
+}
+
+impl InstancePort for GrpcPlugins {
+    fn validate(
+        &self,
+        plugin: &PluginName,
+        properties: Vec<u8>,
+    ) -> BoxFuture<'_, Result<(), Status>> {
+        let plugin = plugin.clone();
+        Box::pin(async move {
+            let mut c = self.instance(&plugin).await?;
+            let req = InstanceValidate {
+                r#type: subtype(&plugin),
+                properties,
+            };
+            self.call(&plugin, async { c.validate(req).await.map(|_| ()) })
+                .await
+        })
+    }
+
+    fn describe(
+        &self,
+        plugin: &PluginName,
+        group: &str,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<Vec<InstanceDescription>, Status>> {
+        let plugin = plugin.clone();
+        let req = DescribeInstancesRequest {
+            r#type: subtype(&plugin),
+            tags: [(tags::GROUP.to_string(), group.to_string())].into(),
+            properties: false,
+        };
+        Box::pin(async move {
+            let mut c = self.instance(&plugin).await?;
+            let f = async {
+                c.describe_instances(timed(req, timeout))
+                    .await
+                    .map(|r| r.into_inner().instances)
+            };
+            self.call(&plugin, within(timeout, "DescribeInstances", f))
+                .await
+        })
+    }
+
+    fn provision(
+        &self,
+        plugin: &PluginName,
+        spec: InstanceSpec,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<String, Status>> {
+        let plugin = plugin.clone();
+        Box::pin(async move {
+            let mut c = self.instance(&plugin).await?;
+            let req = ProvisionRequest {
+                r#type: subtype(&plugin),
+                spec: Some(spec),
+            };
+            let f = async {
+                c.provision(timed(req, timeout))
+                    .await
+                    .map(|r| r.into_inner().id)
+            };
+            self.call(&plugin, within(timeout, "Instance.Provision", f))
+                .await
+        })
+    }
+
+    fn destroy(
+        &self,
+        plugin: &PluginName,
+        id: String,
+        reason: DestroyReason,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<(), Status>> {
+        let plugin = plugin.clone();
+        Box::pin(async move {
+            let mut c = self.instance(&plugin).await?;
+            let req = DestroyRequest {
+                r#type: subtype(&plugin),
+                id,
+                reason: reason as i32,
+            };
+            let f = async { c.destroy(timed(req, timeout)).await.map(|_| ()) };
+            self.call(&plugin, within(timeout, "Instance.Destroy", f))
+                .await
+        })
+    }
+
+    fn label(
+        &self,
+        plugin: &PluginName,
+        id: String,
+        labels: HashMap<String, String>,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<(), Status>> {
+        let plugin = plugin.clone();
+        Box::pin(async move {
+            let mut c = self.instance(&plugin).await?;
+            let req = LabelRequest {
+                r#type: subtype(&plugin),
+                id,
+                labels,
+            };
+            let f = async { c.label(timed(req, timeout)).await.map(|_| ()) };
+            self.call(&plugin, within(timeout, "Instance.Label", f))
+                .await
+        })
+    }
+
+    fn watch(
+        &self,
+        plugin: &PluginName,
+        group: &str,
+    ) -> BoxFuture<'_, Result<ChangeStream, Status>> {
+        let plugin = plugin.clone();
+        let req = WatchInstancesRequest {
+            r#type: subtype(&plugin),
+            tags: [(tags::GROUP.to_string(), group.to_string())].into(),
+        };
+        Box::pin(async move {
+            let mut c = self.instance(&plugin).await?;
+            let s = self
+                .call(&plugin, async { c.watch_instances(req).await })
+                .await?
+                .into_inner();
+            Ok(Box::pin(s.map(|m| m.map(|_| ()))) as ChangeStream)
+        })
+    }
+}
+
+impl FlavorPort for GrpcPlugins {
+    fn validate(
+        &self,
+        plugin: &PluginName,
+        properties: Vec<u8>,
+        allocation: Allocation,
+    ) -> BoxFuture<'_, Result<(), Status>> {
+        let plugin = plugin.clone();
+        Box::pin(async move {
+            let mut c = self.flavor(&plugin).await?;
+            let req = FlavorValidate {
+                r#type: subtype(&plugin),
+                properties,
+                allocation: Some(allocation),
+            };
+            self.call(&plugin, async { c.validate(req).await.map(|_| ()) })
+                .await
+        })
+    }
+
+    fn prepare(
+        &self,
+        plugin: &PluginName,
+        request: PrepareRequest,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<InstanceSpec, Status>> {
+        let plugin = plugin.clone();
+        Box::pin(async move {
+            let mut c = self.flavor(&plugin).await?;
+            let f = async {
+                c.prepare(timed(request, timeout))
+                    .await
+                    .map(|r| r.into_inner().spec.unwrap_or_default())
+            };
+            self.call(&plugin, within(timeout, "Flavor.Prepare", f))
+                .await
+        })
+    }
+
+    fn healthy(
+        &self,
+        plugin: &PluginName,
+        properties: Vec<u8>,
+        instance: InstanceDescription,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Verdict> {
+        let plugin = plugin.clone();
+        Box::pin(async move {
+            let mut c = match self.flavor(&plugin).await {
+                Ok(c) => c,
+                Err(st) => {
+                    return Verdict::unknown(format!(
+                        "flavor plugin {:?}: {}",
+                        plugin.lookup,
+                        st.message()
+                    ));
+                }
+            };
+            let req = HealthyRequest {
+                r#type: subtype(&plugin),
+                properties,
+                instance: Some(instance),
+            };
+            let f = async { c.healthy(timed(req, timeout)).await };
+            match self
+                .call(&plugin, within(timeout, "Flavor.Healthy", f))
+                .await
+            {
+                Ok(r) => {
+                    let r = r.into_inner();
+                    let health = match r.health() {
+                        SpiHealth::Healthy => Health::Healthy,
+                        SpiHealth::Unhealthy => Health::Unhealthy,
+                        SpiHealth::Unknown => Health::Unknown,
+                    };
+                    Verdict {
+                        health,
+                        reason: r.reason,
+                        recheck_after: r.recheck_after.and_then(|d| Duration::try_from(d).ok()),
+                    }
+                }
+                Err(st) => Verdict::unknown(format!("Healthy failed: {}", st.message())),
+            }
+        })
+    }
+
+    fn drain(
+        &self,
+        plugin: &PluginName,
+        properties: Vec<u8>,
+        instance: InstanceDescription,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<(), Status>> {
+        let plugin = plugin.clone();
+        Box::pin(async move {
+            let mut c = self.flavor(&plugin).await?;
+            let req = DrainRequest {
+                r#type: subtype(&plugin),
+                properties,
+                instance: Some(instance),
+            };
+            let f = async { c.drain(timed(req, timeout)).await.map(|_| ()) };
+            self.call(&plugin, within(timeout, "Flavor.Drain", f)).await
+        })
+    }
+}
