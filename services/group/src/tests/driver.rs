@@ -1,0 +1,341 @@
+//! Each way the driver once broke a promise, reproduced with fakes under paused time.
+
+use super::fakes::{Behaviour, Call, Rig};
+use super::{cattle, controller, describe, eventually, sleep, spec};
+use infrakit_group_core::Health;
+use infrakit_spi::group::v1::Phase;
+use infrakit_spi::instance::v1::DestroyReason;
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tonic::Code;
+
+fn kinds(mgr: &crate::manager::Manager, id: &str) -> Vec<String> {
+    mgr.events().recent(id).into_iter().map(|e| e.kind).collect()
+}
+
+async fn converged(mgr: &crate::manager::Manager, id: &str) {
+    eventually(60, "the group converges", || {
+        describe(mgr, id).phase == Phase::Converged as i32
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn mass_unhealthiness_seen_on_staggered_checks_is_capped_and_said() {
+    let rig = Rig::new();
+    let (mgr, _s) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(7, json!({}))), false).await.unwrap();
+    converged(&mgr, "g").await;
+    sleep(2.5).await; // the next members' checks fall on another schedule
+    mgr.set_size("g", 10).await.unwrap();
+    converged(&mgr, "g").await;
+    let ids = rig.cloud.ids();
+    for id in ids.iter().step_by(2).chain(ids.iter().skip(1).step_by(5)).take(6) {
+        rig.cloud.set_health(id, Health::Unhealthy);
+    }
+    let mut said = false;
+    for _ in 0..600 {
+        sleep(0.1).await;
+        said |= describe(&mgr, "g").message.contains("short circuit");
+    }
+    let healed = rig.cloud.with(|s| {
+        s.destroyed
+            .iter()
+            .filter(|(_, r)| *r == DestroyReason::Heal)
+            .count()
+    });
+    assert!(healed <= 3, "{healed} replaced, above MaxUnhealthy (3 of 10)");
+    assert!(said, "the status never said the remediation short-circuited");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_instance_healthy_again_is_not_destroyed_on_its_stale_verdict() {
+    let rig = Rig::new();
+    let (mgr, _s) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    converged(&mgr, "g").await;
+    let victim = rig.cloud.ids()[0].clone();
+    rig.cloud.set_health(&victim, Health::Unhealthy);
+    eventually(10, "the controller sees it unhealthy", || {
+        describe(&mgr, "g")
+            .instances
+            .iter()
+            .any(|i| i.id == victim && i.health == "unhealthy")
+    })
+    .await;
+    rig.cloud.set_health(&victim, Health::Healthy); // the fault clears at once
+    sleep(20.0).await;
+    assert!(
+        rig.cloud.ids().contains(&victim),
+        "a healthy instance was destroyed on a stale verdict"
+    );
+    assert!(
+        kinds(&mgr, "g").iter().any(|k| k == "heal-cancelled"),
+        "{:?}",
+        kinds(&mgr, "g")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_during_a_slow_provision_sends_the_same_token_and_makes_no_duplicate() {
+    let rig = Rig::new();
+    rig.cloud.set(
+        "provision",
+        Behaviour {
+            delay: Duration::from_secs(4),
+            ..Default::default()
+        },
+    );
+    let (mgr, shutdown) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    sleep(1.0).await;
+    shutdown.trigger(); // kill -9: the provider goes on creating
+    drop(mgr);
+    sleep(0.5).await;
+    let (mgr, _s) = controller(&rig).await;
+    converged(&mgr, "g").await;
+    sleep(30.0).await;
+    let created = rig.cloud.with(|s| s.created.len());
+    assert_eq!(created, 3, "a duplicate was created after the restart");
+    assert_eq!(rig.cloud.count(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_drain_holds_up_only_its_own_instance() {
+    let rig = Rig::new();
+    let (mgr, _s) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    converged(&mgr, "g").await;
+    rig.cloud.set(
+        "drain",
+        Behaviour {
+            delay: Duration::from_secs(20),
+            ..Default::default()
+        },
+    );
+    mgr.set_size("g", 2).await.unwrap();
+    eventually(2, "the scale-down drain starts", || {
+        rig.cloud
+            .calls()
+            .iter()
+            .any(|(_, c)| matches!(c, Call::Drain { .. }))
+    })
+    .await;
+    let draining = rig.cloud.with(|s| {
+        s.calls.iter().find_map(|(_, c)| match c {
+            Call::Drain { id } => Some(id.clone()),
+            _ => None,
+        })
+    });
+    let other = rig
+        .cloud
+        .ids()
+        .into_iter()
+        .find(|i| Some(i) != draining.as_ref())
+        .unwrap();
+    rig.cloud.kill(&other);
+    eventually(3, "the dead member is replaced while the drain runs", || {
+        rig.cloud.with(|s| s.created.len()) == 4
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_provision_reply_does_not_stop_the_group_converging_or_duplicate() {
+    let rig = Rig::new();
+    rig.cloud.set(
+        "provision",
+        Behaviour {
+            lose_reply: true,
+            ..Default::default()
+        },
+    );
+    let (mgr, _s) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(2, json!({}))), false).await.unwrap();
+    eventually(5, "the group converges from the listing alone", || {
+        describe(&mgr, "g").phase == Phase::Converged as i32
+    })
+    .await;
+    sleep(400.0).await; // past every call deadline and the provision deadline
+    assert_eq!(rig.cloud.with(|s| s.created.len()), 2);
+    assert_eq!(describe(&mgr, "g").phase, Phase::Converged as i32);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_drain_stops_a_scale_down_and_is_reported() {
+    let rig = Rig::new();
+    let (mgr, _s) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    converged(&mgr, "g").await;
+    rig.cloud.set(
+        "drain",
+        Behaviour {
+            fail: Some(Code::FailedPrecondition),
+            ..Default::default()
+        },
+    );
+    mgr.set_size("g", 2).await.unwrap();
+    sleep(5.0).await;
+    assert_eq!(rig.cloud.count(), 3, "destroyed although its drain failed");
+    assert!(kinds(&mgr, "g").iter().any(|k| k == "drain-failed"));
+    let err = describe(&mgr, "g").last_error.unwrap_or_default().message;
+    assert!(err.contains("Flavor.Drain"), "last_error: {err:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_of_one_round_back_off_once() {
+    let rig = Rig::new();
+    let (mgr, _s) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(10, json!({}))), false).await.unwrap();
+    converged(&mgr, "g").await;
+    rig.cloud.set(
+        "destroy",
+        Behaviour {
+            fail: Some(Code::Internal),
+            ..Default::default()
+        },
+    );
+    mgr.set_size("g", 0).await.unwrap();
+    sleep(1.0).await;
+    let record = rig.store.get("g").unwrap();
+    assert_eq!(
+        record.state.failures.consecutive, 1,
+        "one round of failed destroys counts once"
+    );
+    let destroys = |rig: &Rig| {
+        rig.cloud
+            .calls()
+            .iter()
+            .filter(|(_, c)| matches!(c, Call::Destroy { .. }))
+            .count()
+    };
+    let first = destroys(&rig);
+    assert_eq!(first, 10);
+    sleep(3.0).await;
+    assert!(destroys(&rig) > first, "the next round waits the initial backoff, not minutes");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unobservable_group_is_retried_with_backoff_and_not_rewritten() {
+    let rig = Rig::new();
+    let (mgr, _s) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(2, json!({}))), false).await.unwrap();
+    converged(&mgr, "g").await;
+    rig.cloud.describe_down.store(true, Ordering::SeqCst);
+    sleep(1.0).await;
+    let (calls, saves) = (
+        rig.cloud.calls().len(),
+        rig.store.saves.load(Ordering::SeqCst),
+    );
+    sleep(30.0).await;
+    let describes = rig.cloud.calls()[calls..]
+        .iter()
+        .filter(|(_, c)| *c == Call::Describe)
+        .count();
+    assert!(describes <= 8, "{describes} listings in 30s while the plugin is down");
+    assert_eq!(
+        rig.store.saves.load(Ordering::SeqCst),
+        saves,
+        "an unchanged state was written again"
+    );
+    let d = describe(&mgr, "g");
+    assert_eq!(d.phase, Phase::Degraded as i32);
+    assert!(d.stale, "members are shown as last seen");
+    assert_eq!(d.actual, 2, "the last seen count, not zero");
+    assert!(d.observed_at.is_some());
+    rig.cloud.describe_down.store(false, Ordering::SeqCst);
+    eventually(40, "the group recovers and clears last_error", || {
+        describe(&mgr, "g").last_error.is_none()
+    })
+    .await;
+    assert!(kinds(&mgr, "g").iter().any(|k| k == "recovered"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_freed_group_never_acts_again_and_stays_forgotten() {
+    let rig = Rig::new();
+    rig.cloud.set(
+        "provision",
+        Behaviour {
+            delay: Duration::from_secs(10),
+            ..Default::default()
+        },
+    );
+    let (mgr, _s) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    sleep(1.0).await;
+    mgr.free("g").await.unwrap();
+    let at = rig.clock.now();
+    sleep(120.0).await;
+    let late: Vec<_> = rig
+        .cloud
+        .calls()
+        .into_iter()
+        .filter(|(t, _)| *t > at)
+        .collect();
+    assert!(late.is_empty(), "a freed group acted: {late:?}");
+    assert!(rig.store.get("g").is_none(), "the record came back");
+    assert!(mgr.describe("g").is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_first_commits_of_one_group_start_one_worker() {
+    let rig = Rig::new();
+    let (mgr, _s) = controller(&rig).await;
+    let s = spec("g", cattle(3, json!({})));
+    let (a, b) = tokio::join!(mgr.commit(&s, false), mgr.commit(&s, false));
+    a.unwrap();
+    b.unwrap();
+    converged(&mgr, "g").await;
+    sleep(10.0).await;
+    assert_eq!(rig.cloud.with(|s| s.created.len()), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_is_done_while_the_state_cannot_be_stored() {
+    let rig = Rig::new();
+    let (mgr, _s) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(2, json!({}))), false).await.unwrap();
+    converged(&mgr, "g").await;
+    rig.store.down.store(true, Ordering::SeqCst);
+    assert!(
+        mgr.commit(&spec("g", cattle(5, json!({}))), false)
+            .await
+            .is_err(),
+        "a commit that cannot be stored is refused"
+    );
+    rig.cloud.kill(&rig.cloud.ids()[0]);
+    sleep(5.0).await;
+    assert_eq!(rig.cloud.with(|s| s.created.len()), 2, "acted without storing");
+    let d = describe(&mgr, "g");
+    assert_eq!(d.phase, Phase::Degraded as i32);
+    assert!(d.message.contains("cannot store"), "{}", d.message);
+    assert_eq!(d.desired, 2, "the refused commit left the group as it was");
+    rig.store.down.store(false, Ordering::SeqCst);
+    eventually(30, "the group heals once it can store", || {
+        rig.cloud.count() == 2
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_group_does_nothing_until_resumed() {
+    let rig = Rig::new();
+    let (mgr, _s) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    converged(&mgr, "g").await;
+    mgr.pause("g", "alice@host", "maintenance").await.unwrap();
+    rig.cloud.kill(&rig.cloud.ids()[0]);
+    sleep(10.0).await;
+    assert_eq!(rig.cloud.count(), 2, "a paused group healed");
+    let d = describe(&mgr, "g");
+    assert_eq!(d.phase, Phase::Paused as i32);
+    let p = d.paused.expect("describe says who paused it");
+    assert_eq!((p.by.as_str(), p.reason.as_str()), ("alice@host", "maintenance"));
+    // A paused group stays paused across a restart.
+    assert!(rig.store.get("g").unwrap().state.paused.is_some());
+    mgr.resume_group("g", "bob@host").await.unwrap();
+    eventually(5, "the group heals once resumed", || rig.cloud.count() == 3).await;
+    assert!(describe(&mgr, "g").paused.is_none());
+}
