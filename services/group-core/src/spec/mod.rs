@@ -36,6 +36,17 @@
 //! with percentages), the surge becomes 1 so that an update can always progress. Writing both
 //! as a literal 0 is refused.
 //!
+//! # Names
+//!
+//! Names end up in tags, file names and host names, so they are held to a safe set:
+//!
+//! - the group `ID`: 1 to 64 ASCII letters, digits, `.`, `_` and `-`, not starting with `.`
+//!   or `-` (so never `.`, `..` or a hidden file name);
+//! - each of `Allocation.LogicalIDs`: 1 to 253 ASCII letters, digits, `.`, `_`, `:` and `-`
+//!   (room for host names, IPv4 and IPv6 addresses), unique, and not `.` or `..`.
+//!
+//! So neither may hold `/`, NUL, spaces or control characters.
+//!
 //! InfraKit's `Updating.Duration` ("stay healthy this long") is accepted as `HealthyFor`;
 //! `Updating.Count` (consecutive healthy polls) has no poll interval to map to and is refused
 //! with a fix.
@@ -74,7 +85,8 @@ pub struct GroupSpec {
 pub enum Allocation {
     /// Cattle: this many interchangeable instances.
     Size(u32),
-    /// Pets: one instance per logical ID (unique, non-empty), in this order.
+    /// Pets: one instance per logical ID (unique, of the safe character set in the
+    /// [module docs](self)), in this order.
     LogicalIds(Vec<String>),
 }
 
