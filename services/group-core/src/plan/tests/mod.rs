@@ -7,4 +7,5 @@ mod heal;
 mod pets;
 mod properties;
 mod rolling;
+mod short_circuit;
 mod simulation;
