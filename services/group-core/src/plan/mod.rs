@@ -235,7 +235,11 @@ fn finish(
         view.spec.desired()
     };
     let c = &view.counts;
+    // Only a pass free to act can tell: in a backoff or a pause, a group of pets may count
+    // right with a duplicate and a missing logical ID.
     let converged = !next.destroying
+        && backoff_until.is_none()
+        && next.paused.is_none()
         && draft.actions.is_empty()
         && c.members == desired
         && c.total == desired
