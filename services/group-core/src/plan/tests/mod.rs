@@ -3,7 +3,10 @@
 
 mod cattle;
 mod destroy_group;
+mod drains;
+mod errors;
 mod heal;
+mod pause;
 mod pets;
 mod properties;
 mod rolling;
