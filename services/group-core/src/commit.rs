@@ -78,8 +78,7 @@ pub fn plan_commit(
 fn install_state(old: Option<&GroupState>, new: &GroupSpec, now: Time) -> GroupState {
     let mut state = old.cloned().unwrap_or_default();
     state.destroying = false;
-    state.failures.consecutive = 0;
-    state.failures.next_attempt_at = None;
+    state.end_backoff();
     state.remediation = RemediationRecord {
         replaced: state.remediation.replaced,
         ..RemediationRecord::default()

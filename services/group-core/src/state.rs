@@ -275,7 +275,8 @@ impl GroupState {
     }
 
     /// The Provision carrying `token` failed for sure (an error reply, not a timeout): stop
-    /// expecting it and back off. Returns false if the token was not expected. On a timeout or
+    /// expecting it and back off, one step per call ([`GroupState::apply`] counts one step per
+    /// round and is preferred). Returns false if the token was not expected. On a timeout or
     /// a lost reply the driver must *not* call this: the expectation stays until an instance
     /// with the token is listed or [`PROVISION_TIMEOUT`] passes.
     pub fn provision_failed(
@@ -315,7 +316,8 @@ impl GroupState {
     }
 
     /// The Destroy (or its Drain) of `id` failed: stop expecting the instance to leave, so that
-    /// it is destroyed again after the backoff.
+    /// it is destroyed again after the backoff (one step per call; [`GroupState::apply`]
+    /// counts one step per round and is preferred).
     pub fn destroy_failed(
         &mut self,
         id: &str,
@@ -358,6 +360,14 @@ impl GroupState {
     /// The most recent error, for the status.
     pub fn last_error(&self) -> Option<&ErrorRecord> {
         self.failures.last_error.as_ref()
+    }
+
+    /// Ends the failure backoff: something worked, or a human acted. A failure reported
+    /// later, even of an earlier round, counts again.
+    pub(crate) fn end_backoff(&mut self) {
+        self.failures.consecutive = 0;
+        self.failures.next_attempt_at = None;
+        self.failures.round = None;
     }
 
     /// Forgets the last error: the group recovered from it.

@@ -197,8 +197,7 @@ fn carry_over(state: &GroupState, view: &View<'_>) -> GroupState {
         next.clear_error(); // this plan observed the group
     }
     if view.fulfilled {
-        next.failures.consecutive = 0;
-        next.failures.next_attempt_at = None;
+        next.end_backoff();
         next.clear_error();
     }
     if view.counts.available >= view.spec.desired() {
@@ -248,8 +247,7 @@ fn finish(
         && next.pending.is_empty()
         && next.leaving.is_empty();
     if converged {
-        next.failures.consecutive = 0;
-        next.failures.next_attempt_at = None;
+        next.end_backoff();
         next.clear_error();
         next.remediation = RemediationRecord::default();
         if next

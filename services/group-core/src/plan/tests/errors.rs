@@ -164,3 +164,41 @@ fn an_action_error_clears_when_the_group_converges() {
     assert_eq!(p.state.failures.next_attempt_at, None);
     assert_eq!(recovered(&state, &p.state).as_deref(), Some("refused"));
 }
+
+#[test]
+fn a_failure_reported_after_a_success_counts_again_even_from_an_earlier_round() {
+    let spec = cattle(2).build();
+    let backoff = spec.remediation().backoff;
+    let first = plan(&spec, &Observed::default(), &GroupState::default(), T);
+    let mut state = first.state.clone();
+    let round = T.as_millis();
+    state.apply(
+        &Outcome::ProvisionFailed {
+            token: "g-1".into(),
+            error: "quota exceeded".into(),
+        },
+        round,
+        T,
+        &backoff,
+    );
+    // g-2 is listed: a success ends the backoff.
+    let mut observed = Observed::default();
+    apply(&mut observed, &first, T);
+    observed
+        .instances
+        .retain(|i| i.token.as_deref() == Some("g-2"));
+    let mut state = plan(&spec, &observed, &state, T).state;
+    assert_eq!(state.failures.consecutive, 0);
+    // A late answer of the same round fails: it backs off again.
+    state.apply(
+        &Outcome::LabelFailed {
+            id: "i-g-2".into(),
+            error: "refused".into(),
+        },
+        round,
+        T,
+        &backoff,
+    );
+    assert_eq!(state.failures.consecutive, 1);
+    assert!(state.failures.next_attempt_at.is_some());
+}
