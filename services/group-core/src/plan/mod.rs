@@ -112,6 +112,7 @@ pub fn plan(spec: &GroupSpec, observed: &Observed, state: &GroupState, now: Time
     if state.paused.is_some() {
         // Nothing acts and nothing is decided; the update keeps its deadline for the resume.
     } else if state.destroying {
+        next.resumed = None;
         if backoff_until.is_none() {
             for i in (0..view.seen.len()).filter(|&i| !view.seen[i].leaving) {
                 draft.destroy(
