@@ -4,7 +4,7 @@
 use crate::observe::Observed;
 use crate::plan::{Action, plan};
 use crate::spec::GroupSpec;
-use crate::state::GroupState;
+use crate::state::{GroupState, RemediationRecord};
 use crate::time::Time;
 
 /// What committing a spec involves.
@@ -37,7 +37,8 @@ pub struct CommitPlan {
 /// The state to install keeps the old memory (expectations, last good configuration,
 /// sequence) and:
 /// - ends a DestroyGroup in progress (committing a spec means the group is wanted);
-/// - clears the failure and remediation backoff (a human acted);
+/// - clears the failure and remediation backoff and ends a remediation short circuit (a human
+///   acted); replacements in flight still count against `Remediation.MaxUnhealthy`;
 /// - resumes a paused or halted update when `new` has the same config hash (with a fresh
 ///   deadline), or drops the update when the hash differs (the new commit supersedes it; the
 ///   next plan starts an update to the new hash if any instance is out of date).
@@ -77,9 +78,11 @@ pub fn plan_commit(
 fn install_state(old: Option<&GroupState>, new: &GroupSpec, now: Time) -> GroupState {
     let mut state = old.cloned().unwrap_or_default();
     state.destroying = false;
-    state.failures.consecutive = 0;
-    state.failures.next_attempt_at = None;
-    state.remediation = Default::default();
+    state.end_backoff();
+    state.remediation = RemediationRecord {
+        replaced: state.remediation.replaced,
+        ..RemediationRecord::default()
+    };
     match &mut state.update {
         Some(u) if u.target_hash == new.config_hash() => {
             u.paused = None;

@@ -27,7 +27,8 @@
 //!   the update in progress, failures and backoff, the last good configuration.
 //! - [`outcome`]: what became of an action, and how it changes the state ([`Outcome`]).
 //! - [`plan`](mod@plan): [`plan()`](fn@plan::plan) and [`plan_degraded`], the [`Action`]s and the
-//!   [`Status`]; inside, one file per concern (view, healing, cattle, pets, update, victims).
+//!   [`Status`]; inside, one file per concern (view, healing, cattle, pets, update, victims,
+//!   pause, degraded).
 //! - [`commit`]: [`plan_commit`], the plan of a commit (also with pretend).
 //! - [`quantity`]: counts or percentages of the desired size.
 //! - [`time`]: the [`Time`] instant and the duration syntax.
@@ -49,7 +50,9 @@ pub use commit::{CommitPlan, plan_commit};
 pub use hash::config_hash;
 pub use observe::{Health, InstanceState, Observed, ObservedInstance};
 pub use outcome::Outcome;
-pub use plan::{Action, DestroyReason, Drain, Phase, Plan, Status, plan, plan_degraded};
+pub use plan::{
+    Action, DestroyReason, Drain, Phase, Plan, Status, degraded_retry, plan, plan_degraded,
+};
 pub use spec::GroupSpec;
-pub use state::{GroupState, PauseRecord, retry_after};
+pub use state::{GroupState, PauseRecord, recovered, retry_after};
 pub use time::Time;

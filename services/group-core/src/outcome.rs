@@ -13,8 +13,11 @@
 //!   token).
 //! - **A kept instance is not charged.** [`Outcome::HealCancelled`] (the fresh health check
 //!   before a heal said the instance is no longer unhealthy) drops the destroy expectation
-//!   without recording a failure.
+//!   and gives back its count in `RemediationRecord::replaced`, without recording a failure.
+//!   A failed heal destroy gives its count back too: the instance stays, and counts against
+//!   `Remediation.MaxUnhealthy` as unhealthy instead of as a replacement in flight.
 
+use crate::plan::DestroyReason;
 use crate::spec::Backoff;
 use crate::state::GroupState;
 use crate::time::Time;
@@ -101,19 +104,34 @@ impl GroupState {
                 self.pending.retain(|p| &p.token != token);
                 self.record_failure_in_round(error.clone(), round, now, backoff);
             }
-            Outcome::ProvisionUncertain { .. } | Outcome::Destroyed { .. } => {}
-            Outcome::Labelled { .. } => {}
+            Outcome::ProvisionUncertain { .. }
+            | Outcome::Destroyed { .. }
+            | Outcome::Labelled { .. } => {}
             Outcome::DestroyFailed { id, error } => {
-                self.leaving.retain(|d| &d.id != id);
+                self.stop_expecting_destroy(id);
                 self.record_failure_in_round(error.clone(), round, now, backoff);
             }
-            Outcome::HealCancelled { id } => {
-                self.leaving.retain(|d| &d.id != id);
-                self.remediation.replaced = self.remediation.replaced.saturating_sub(1);
-            }
+            Outcome::HealCancelled { id } => self.stop_expecting_destroy(id),
             Outcome::LabelFailed { error, .. } => {
                 self.record_failure_in_round(error.clone(), round, now, backoff);
             }
         }
     }
+
+    /// The destroy of `id` will not happen (it failed, or a heal was cancelled): the instance
+    /// is no longer expected to leave and, if it was a heal, no longer counts as a
+    /// replacement in flight (while it stays it counts as unhealthy itself, if it is).
+    pub(crate) fn stop_expecting_destroy(&mut self, id: &str) {
+        let heal = self
+            .leaving
+            .iter()
+            .any(|d| d.id == id && d.reason == DestroyReason::Heal);
+        self.leaving.retain(|d| d.id != id);
+        if heal {
+            self.remediation.replaced = self.remediation.replaced.saturating_sub(1);
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;

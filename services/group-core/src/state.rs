@@ -53,6 +53,10 @@ pub struct GroupState {
     pub removal_requested: Vec<String>,
     /// PauseGroup: while set, nothing is created, destroyed or labelled.
     pub paused: Option<PauseRecord>,
+    /// The pause that ResumeGroup ended, kept until the next plan has pushed the rolling
+    /// update's deadline back by the time spent paused (a pause does not eat an update's
+    /// deadline). After several pauses without a plan in between, the earliest `since` is kept.
+    pub resumed: Option<PauseRecord>,
 }
 
 /// Who paused a group, when and why.
@@ -134,9 +138,27 @@ pub struct Failures {
     /// The most recent error; cleared when the group recovers (the event log keeps it).
     pub last_error: Option<ErrorRecord>,
     /// The round whose failure was last counted in `consecutive`: further failures of the
-    /// same round update `last_error` only.
+    /// same round update `last_error` only. [`crate::plan()`] counts the expectations it gives
+    /// up in the round `now.as_millis()`, so a driver that uses the pass's time in
+    /// milliseconds as its round ID counts a pass once however its failures are found.
     #[serde(default)]
     pub round: Option<u64>,
+    /// Where `last_error` came from, which decides when it clears.
+    #[serde(default)]
+    pub source: ErrorSource,
+}
+
+/// Where the last error came from, which decides when it clears (the event log keeps it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorSource {
+    /// An action failed, or an expectation was given up: cleared when an expectation is
+    /// fulfilled (an action worked) or the group converges.
+    #[default]
+    Action,
+    /// The group could not be observed ([`crate::plan_degraded`]): cleared by the next plan
+    /// on a complete observation.
+    Observation,
 }
 
 /// An error with the time it happened.
@@ -150,15 +172,22 @@ pub struct ErrorRecord {
 
 /// Replacements of unhealthy instances since the group was last all healthy.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RemediationRecord {
     /// Waves of replacements so far.
     pub waves: u32,
     /// The next wave may not start before this instant.
     pub next_at: Option<Time>,
-    /// Instances destroyed for health whose replacements are not yet all available: they count
-    /// against `Remediation.MaxUnhealthy` until every member is available again.
-    #[serde(default)]
+    /// Instances destroyed for health since every member was last available (one per heal
+    /// destroy issued; a cancelled or failed heal gives its count back). They count against
+    /// `Remediation.MaxUnhealthy` as replacements in flight, at most as many as the members
+    /// missing or unavailable for another reason than being unhealthy themselves.
     pub replaced: u32,
+    /// When more members were unhealthy or being replaced at once than
+    /// `Remediation.MaxUnhealthy` allows. From then on nothing is replaced for health until
+    /// every member is available again or a commit clears it: a fault that hit that many
+    /// instances at once is not fixed by replacing the rest of them.
+    pub short_circuit: Option<Time>,
 }
 
 /// The last configuration fully rolled out and healthy.
@@ -194,6 +223,7 @@ impl GroupState {
             message: error.into(),
             at: now,
         });
+        f.source = ErrorSource::Action;
     }
 
     /// Records a failed action of `round`: the first failure of a round counts like
@@ -210,6 +240,7 @@ impl GroupState {
                 message: error.into(),
                 at: now,
             });
+            self.failures.source = ErrorSource::Action;
             return;
         }
         self.failures.round = Some(round);
@@ -231,12 +262,21 @@ impl GroupState {
     }
 
     /// ResumeGroup: undoes [`GroupState::pause`]. Returns false when the group was not paused.
+    /// The next plan pushes a rolling update's deadline back by the time spent paused.
     pub fn resume(&mut self) -> bool {
-        self.paused.take().is_some()
+        let Some(p) = self.paused.take() else {
+            return false;
+        };
+        self.resumed = match self.resumed.take() {
+            Some(earlier) if earlier.since <= p.since => Some(earlier),
+            _ => Some(p),
+        };
+        true
     }
 
     /// The Provision carrying `token` failed for sure (an error reply, not a timeout): stop
-    /// expecting it and back off. Returns false if the token was not expected. On a timeout or
+    /// expecting it and back off, one step per call ([`GroupState::apply`] counts one step per
+    /// round and is preferred). Returns false if the token was not expected. On a timeout or
     /// a lost reply the driver must *not* call this: the expectation stays until an instance
     /// with the token is listed or [`PROVISION_TIMEOUT`] passes.
     pub fn provision_failed(
@@ -276,7 +316,8 @@ impl GroupState {
     }
 
     /// The Destroy (or its Drain) of `id` failed: stop expecting the instance to leave, so that
-    /// it is destroyed again after the backoff.
+    /// it is destroyed again after the backoff (one step per call; [`GroupState::apply`]
+    /// counts one step per round and is preferred).
     pub fn destroy_failed(
         &mut self,
         id: &str,
@@ -284,7 +325,7 @@ impl GroupState {
         now: Time,
         backoff: &Backoff,
     ) {
-        self.leaving.retain(|d| d.id != id);
+        self.stop_expecting_destroy(id);
         self.record_failure(error, now, backoff);
     }
 
@@ -319,6 +360,30 @@ impl GroupState {
     /// The most recent error, for the status.
     pub fn last_error(&self) -> Option<&ErrorRecord> {
         self.failures.last_error.as_ref()
+    }
+
+    /// Ends the failure backoff: something worked, or a human acted. A failure reported
+    /// later, even of an earlier round, counts again.
+    pub(crate) fn end_backoff(&mut self) {
+        self.failures.consecutive = 0;
+        self.failures.next_attempt_at = None;
+        self.failures.round = None;
+    }
+
+    /// Forgets the last error: the group recovered from it.
+    pub(crate) fn clear_error(&mut self) {
+        self.failures.last_error = None;
+        self.failures.source = ErrorSource::Action;
+    }
+}
+
+/// The error the group recovered from between two states, if it did: `before` held an error
+/// and `after` holds none. The driver emits a `recovered` event with this text when a plan
+/// clears the error (the error itself stays in the event log).
+pub fn recovered(before: &GroupState, after: &GroupState) -> Option<String> {
+    match (&before.failures.last_error, &after.failures.last_error) {
+        (Some(e), None) => Some(e.message.clone()),
+        _ => None,
     }
 }
 

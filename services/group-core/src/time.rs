@@ -56,12 +56,36 @@ impl Time {
     pub fn since(self, earlier: Time) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
     }
+
+    /// This instant as RFC 3339 text in UTC with milliseconds, e.g.
+    /// `2026-11-25T07:12:03.120Z`, read as milliseconds since the Unix epoch (the driver's
+    /// clock). For status messages people read.
+    pub fn rfc3339(self) -> String {
+        let (secs, ms) = (self.0 / 1000, self.0 % 1000);
+        let (days, sod) = (secs / 86_400, secs % 86_400);
+        let (y, m, d) = civil_from_days(days);
+        let (hh, mm, ss) = (sod / 3600, sod % 3600 / 60, sod % 60);
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z")
+    }
 }
 
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "t={}ms", self.0)
     }
+}
+
+/// The proleptic Gregorian date of a day number counted from 1970-01-01 (H. Hinnant's
+/// `civil_from_days`, for days after the epoch only).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March first
+    let d = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
+    let m = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
+    (yoe + era * 400 + u64::from(m <= 2), m, d)
 }
 
 /// A duration in whole milliseconds, saturating.
@@ -105,6 +129,21 @@ mod tests {
         assert_eq!(t.after(Duration::from_millis(5)), Time(10_005));
         assert_eq!(t.since(Time(20_000)), Duration::ZERO);
         assert_eq!(Time(u64::MAX).after(Duration::from_secs(1)), Time(u64::MAX));
+    }
+
+    #[test]
+    fn instants_read_as_utc_dates() {
+        assert_eq!(Time(0).rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Time(1_795_590_723_120).rfc3339(),
+            "2026-11-25T07:12:03.120Z"
+        );
+        assert_eq!(Time(951_782_400_000).rfc3339(), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            Time(253_402_300_799_999).rfc3339(),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert!(Time(u64::MAX).rfc3339().ends_with('Z'), "no overflow");
     }
 
     proptest! {

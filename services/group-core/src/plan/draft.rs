@@ -14,6 +14,8 @@ pub(crate) struct Draft {
     pub provisions: Vec<PendingProvision>,
     pub destroys: Vec<PendingDestroy>,
     pub sequence: u64,
+    /// DestroyGroup is in progress: drains are best effort.
+    pub destroying: bool,
     group: String,
     hash: String,
     now: Time,
@@ -30,6 +32,7 @@ impl Draft {
             provisions: Vec::new(),
             destroys: Vec::new(),
             sequence: view.max_sequence,
+            destroying: false,
             group: view.spec.id().to_string(),
             hash: view.target.to_string(),
             now: view.now,
@@ -82,12 +85,7 @@ impl Draft {
             id: inst.id.clone(),
             logical_id: s.logical_id.map(str::to_string),
             context,
-            drain: match inst.state {
-                InstanceState::Pending => Drain::Skip,
-                InstanceState::Failed => Drain::BestEffort,
-                _ if context == DestroyReason::Terminate => Drain::BestEffort,
-                _ => Drain::Required,
-            },
+            drain: drain_for(inst.state, self.destroying),
             reason,
         });
     }
@@ -95,5 +93,22 @@ impl Draft {
     /// Number of actions decided.
     pub(crate) fn len(&self) -> usize {
         self.actions.len()
+    }
+}
+
+/// How an instance in `state` is drained before its destroy:
+///
+/// - never came up ([`InstanceState::Pending`]): no drain, there is nothing to hand over;
+/// - failed, or the whole group is being destroyed: best effort, the flavor may clean up but
+///   a drain error does not keep a broken or unwanted instance alive;
+/// - otherwise required, whatever the reason (scale-down, DestroyInstances, a logical ID
+///   removed, a rolling update, healing): a member that may be serving is never removed
+///   behind its cluster's back, and a drain error stops its destroy.
+fn drain_for(state: InstanceState, destroying: bool) -> Drain {
+    match state {
+        InstanceState::Pending => Drain::Skip,
+        InstanceState::Failed => Drain::BestEffort,
+        _ if destroying => Drain::BestEffort,
+        _ => Drain::Required,
     }
 }

@@ -6,12 +6,31 @@
 //! sizing rules then create their replacements (pets: with the same logical ID, once the old
 //! instance is gone).
 //!
+//! # The cap
+//!
+//! Counted against `Remediation.MaxUnhealthy` at every pass:
+//!
+//! - every member unhealthy **now**: failed, or reported unhealthy and past its grace period,
+//!   however recently (not only those past `UnhealthyAfter`), so health checks that run on
+//!   different schedules cannot let a second batch through before the first is counted;
+//! - every replacement **in flight**: `min(replaced, desired - available - unhealthy)`, where
+//!   `replaced` counts the heal destroys issued since every member was last available. An
+//!   instance destroyed for health stays in flight while it is listed, while its replacement
+//!   is being created, and until that replacement is available; the `min` keeps members that
+//!   are unhealthy themselves from being counted twice. (It is never less than the heal
+//!   destroys still listed.) When the gap has another cause as well (a scale-up or an update
+//!   running at the same time) this errs on the side of replacing fewer.
+//!
 //! # Guarantees
 //!
-//! - When more instances qualify than `Remediation.MaxUnhealthy` allows, none is replaced and
-//!   the status says why: so many failures at once usually mean a broken health check or
-//!   network, which replacing machines does not fix (Cluster API's short-circuit).
-//! - Replacements in flight (destroyed, not yet gone) count against the cap.
+//! - **Short circuit.** When the count exceeds the cap, none is replaced and the status says
+//!   "short circuit", with the counts and the fix: so many failures at once usually mean a
+//!   broken health check or network, which replacing machines does not fix (Cluster API's
+//!   short-circuit). It holds (recorded in `RemediationRecord::short_circuit`) until every
+//!   member is available again or a commit clears it, so the members left in place are not
+//!   replaced later, while the fault lasts or when it clears. A commit keeps the count of
+//!   replacements in flight.
+//! - Below the cap, the instances replaced at once plus those in flight never exceed it.
 //! - Waves of replacements while the group has not been all healthy in between are spaced by
 //!   `Remediation.Backoff`, so a configuration that never gets healthy does not spin.
 //! - Healing only destroys instances that are not available, so it never lowers the count of
@@ -35,22 +54,26 @@ pub(crate) struct Healing {
     pub wake_at: Option<Time>,
 }
 
+/// The members counted against the cap.
+struct Tally {
+    /// Members unhealthy now.
+    unhealthy: usize,
+    /// Replacements in flight.
+    in_flight: usize,
+    /// Members that qualify for replacement now, by index into `View::seen`.
+    qualified: Vec<usize>,
+}
+
 /// Destroys the instances that qualify for healing, if the cap and backoff allow.
 pub(crate) fn heal(view: &View<'_>, record: &mut RemediationRecord, draft: &mut Draft) -> Healing {
-    let mut qualified: Vec<usize> = (0..view.seen.len())
-        .filter(|&i| view.seen[i].member && view.qualifies_for_healing(&view.seen[i]))
-        .collect();
-    if qualified.is_empty() {
+    let t = tally(view, record);
+    if t.unhealthy == 0 {
         return Healing::default();
     }
-    let n = qualified.len();
+    let desired = view.spec.desired() as usize;
     let policy = view.spec.remediation();
     let cap = policy.cap(view.spec.desired()) as usize;
-    let in_flight = view
-        .leaving
-        .iter()
-        .filter(|d| d.reason == DestroyReason::Heal)
-        .count();
+    let n = t.unhealthy;
     if cap == 0 {
         return note(
             format!(
@@ -60,32 +83,35 @@ pub(crate) fn heal(view: &View<'_>, record: &mut RemediationRecord, draft: &mut 
             false,
         );
     }
-    if n > cap {
+    if n + t.in_flight > cap && record.short_circuit.is_none() {
+        record.short_circuit = Some(view.now);
+    }
+    if let Some(since) = record.short_circuit {
         return note(
             format!(
-                "remediation stopped: {n} instances are unhealthy, more than Remediation.MaxUnhealthy ({cap}); \
-                 so many at once usually means a broken health check or network, not broken machines: \
-                 fix the cause or raise MaxUnhealthy"
+                "short circuit: {n} unhealthy and {} replacements in flight of {desired} \
+                 instances; more than Remediation.MaxUnhealthy ({cap}) at once since {}, so \
+                 nothing more is replaced until every instance is available again; so many at \
+                 once usually means a broken health check or network, not broken machines: fix \
+                 the cause, or commit the spec again once fewer are unhealthy (or with a higher \
+                 MaxUnhealthy) to resume replacing",
+                t.in_flight,
+                since.rfc3339()
             ),
             true,
         );
     }
-    let budget = cap.saturating_sub(in_flight);
-    if budget == 0 {
-        return note(
-            format!(
-                "{n} unhealthy {} waiting: {in_flight} replacements are in flight",
-                noun(n)
-            ),
-            false,
-        );
+    let mut qualified = t.qualified;
+    if qualified.is_empty() {
+        return Healing::default();
     }
     if let Some(at) = record.next_at.filter(|at| *at > view.now) {
         let wait = at.since(view.now).as_millis();
+        let q = qualified.len();
         let mut h = note(
             format!(
-                "replacements keep failing: backing off {wait}ms before replacing {n} unhealthy {}",
-                noun(n)
+                "replacements keep failing: backing off {wait}ms before replacing {q} unhealthy {}",
+                noun(q)
             ),
             true,
         );
@@ -101,14 +127,42 @@ pub(crate) fn heal(view: &View<'_>, record: &mut RemediationRecord, draft: &mut 
             inst.id.as_str(),
         )
     });
-    for &i in qualified.iter().take(budget) {
+    // Within the cap by the check above; `take` keeps it so if that check ever changes.
+    for &i in qualified.iter().take(cap.saturating_sub(t.in_flight)) {
         let reason = heal_reason(view, i);
         draft.destroy(view, i, DestroyReason::Heal, reason);
+        record.replaced = record.replaced.saturating_add(1);
     }
     record.waves = record.waves.saturating_add(1);
     let wait = retry_after(record.waves, policy.backoff.initial, policy.backoff.max);
     record.next_at = Some(view.now.after(wait));
     Healing::default()
+}
+
+/// Counts the members unhealthy now and the replacements in flight (see the module docs).
+fn tally(view: &View<'_>, record: &RemediationRecord) -> Tally {
+    let mut t = Tally {
+        unhealthy: 0,
+        in_flight: 0,
+        qualified: Vec::new(),
+    };
+    for (i, s) in view.seen.iter().enumerate() {
+        if s.member && view.is_unhealthy(s) {
+            t.unhealthy += 1;
+            if view.qualifies_for_healing(s) {
+                t.qualified.push(i);
+            }
+        }
+    }
+    let listed = view
+        .leaving
+        .iter()
+        .filter(|d| d.reason == DestroyReason::Heal)
+        .count();
+    let gap =
+        (view.spec.desired() as usize).saturating_sub(view.counts.available as usize + t.unhealthy);
+    t.in_flight = (record.replaced as usize).min(gap).max(listed);
+    t
 }
 
 fn heal_reason(view: &View<'_>, i: usize) -> String {

@@ -13,15 +13,18 @@
 //! 3. Persist [`Plan::state`] (with the spec, atomically) **before** executing the actions, so
 //!    that a crash after a Provision still finds its expectation and adopts the instance.
 //! 4. Execute the actions (bounded parallelism is fine; destroys drain first when asked).
-//!    Report a definite Provision failure with [`GroupState::provision_failed`], a failed
-//!    Drain or Destroy with [`GroupState::destroy_failed`], and persist again. A timeout or a
-//!    lost reply is *not* a failure: report nothing, the expectation covers it.
-//! 5. Plan again after the actions, on any change, and after [`Plan::requeue_after`].
+//!    Report every answer with [`GroupState::apply`] (one round per pass: the pass's `now` in
+//!    milliseconds is a good round ID) and persist again. A timeout or a lost reply is *not*
+//!    a failure: [`crate::Outcome::ProvisionUncertain`], the expectation covers it.
+//! 5. Plan again after the actions, on any change, and after [`Plan::requeue_after`]. When a
+//!    plan clears the last error, [`crate::state::recovered`] gives its text for an event.
 
 mod action;
 mod cattle;
+mod degraded;
 mod draft;
 mod heal;
+mod pause;
 mod pets;
 mod status;
 mod tally;
@@ -33,6 +36,7 @@ mod view;
 mod tests;
 
 pub use action::{Action, DestroyReason, Drain};
+pub use degraded::{degraded_retry, plan_degraded};
 pub use status::{Phase, Status, UpdateProgress};
 pub use view::BOOTSTRAP_HASH;
 
@@ -40,7 +44,7 @@ pub(crate) use tally::tally;
 
 use crate::observe::{Health, Observed};
 use crate::spec::GroupSpec;
-use crate::state::{ErrorRecord, GroupState, LastGood, RemediationRecord};
+use crate::state::{ErrorSource, GroupState, LastGood, RemediationRecord};
 use crate::time::Time;
 use cattle::{Rolling, short};
 use draft::Draft;
@@ -83,7 +87,15 @@ pub struct Plan {
 ///   available, with no expectation outstanding, gets no action.
 /// - **Membership.** Only instances in `observed` (the group's tagged instances) are ever
 ///   destroyed or labelled; no instance is destroyed twice while its destroy is expected.
-/// - **Backoff.** While a reported failure's backoff runs, no action is planned.
+/// - **Backoff.** While a reported failure's backoff runs, no action is planned. The
+///   expectations a pass gives up count as one failure.
+/// - **Pause.** While the group is paused ([`GroupState::pause`]) no action at all is planned
+///   (no provision, destroy or label, healing included) and no update decision is made (no
+///   progress, halt or rollback); expectations are matched as usual. The time spent paused is
+///   added to the rolling update's deadline by the first plan after the resume.
+/// - **Errors clear on recovery.** An observation error clears at the next plan (this one
+///   observed the group); an action error clears when an expectation is fulfilled or the group
+///   converges.
 ///
 /// # Assumptions
 ///
@@ -93,10 +105,14 @@ pub fn plan(spec: &GroupSpec, observed: &Observed, state: &GroupState, now: Time
     let view = View::build(spec, observed, state, now);
     let mut next = carry_over(state, &view);
     let mut draft = Draft::new(&view);
+    draft.destroying = state.destroying;
     let backoff_until = next.failures.next_attempt_at.filter(|t| *t > now);
     let mut healing = Healing::default();
     let mut progressing = false;
-    if state.destroying {
+    if state.paused.is_some() {
+        // Nothing acts and nothing is decided; the update keeps its deadline for the resume.
+    } else if state.destroying {
+        next.resumed = None;
         if backoff_until.is_none() {
             for i in (0..view.seen.len()).filter(|&i| !view.seen[i].leaving) {
                 draft.destroy(
@@ -108,7 +124,9 @@ pub fn plan(spec: &GroupSpec, observed: &Observed, state: &GroupState, now: Time
             }
         }
     } else {
-        let step = update::step(&view, state.update.as_ref(), state.last_good.as_ref());
+        next.resumed = None;
+        let current = pause::update_after_resume(state, now);
+        let step = update::step(&view, current.as_ref(), state.last_good.as_ref());
         next.update = step.state;
         if let Some(spec) = step.rollback_to {
             let mut plan = finish(&view, next, draft, &healing, false, backoff_until);
@@ -133,43 +151,6 @@ pub fn plan(spec: &GroupSpec, observed: &Observed, state: &GroupState, now: Time
         }
     }
     finish(&view, next, draft, &healing, progressing, backoff_until)
-}
-
-/// The plan when the group could not be observed (DescribeInstances failed or timed out):
-/// no action at all, phase [`Phase::Degraded`], the error recorded with its time, every
-/// expectation kept. The driver retries the observation after `requeue_after` (or with its
-/// own backoff, e.g. [`crate::state::retry_after`]).
-pub fn plan_degraded(spec: &GroupSpec, state: &GroupState, error: &str, now: Time) -> Plan {
-    let mut next = state.clone();
-    let message =
-        format!("cannot observe the group: {error}; nothing is created or destroyed until it can");
-    next.failures.last_error = Some(ErrorRecord {
-        message: message.clone(),
-        at: now,
-    });
-    let status = Status {
-        phase: Phase::Degraded,
-        desired: if state.destroying { 0 } else { spec.desired() },
-        actual: 0,
-        healthy: 0,
-        up_to_date: 0,
-        pending: len32(state.pending.len()),
-        leaving: 0,
-        spec_hash: spec.config_hash().to_string(),
-        message,
-        last_error: next.failures.last_error.clone(),
-        update: state
-            .update
-            .as_ref()
-            .map(|u| UpdateProgress::of(u, u.done, spec.desired())),
-    };
-    Plan {
-        actions: Vec::new(),
-        status,
-        state: next,
-        requeue_after: Some(spec.remediation().backoff.initial),
-        rollback_to: None,
-    }
 }
 
 // === impl Plan ===
@@ -201,6 +182,7 @@ fn carry_over(state: &GroupState, view: &View<'_>) -> GroupState {
         last_good: state.last_good.clone(),
         removal_requested: Vec::new(),
         paused: state.paused.clone(),
+        resumed: state.resumed.clone(),
     };
     if !state.removal_requested.is_empty() {
         let listed: std::collections::HashSet<&str> =
@@ -212,13 +194,25 @@ fn carry_over(state: &GroupState, view: &View<'_>) -> GroupState {
             .cloned()
             .collect();
     }
-    if view.fulfilled {
-        next.failures.consecutive = 0;
-        next.failures.next_attempt_at = None;
+    if next.failures.source == ErrorSource::Observation {
+        next.clear_error(); // this plan observed the group
     }
-    let backoff = view.spec.remediation().backoff;
-    for message in &view.expired {
-        next.record_failure(message.clone(), view.now, &backoff);
+    if view.fulfilled {
+        next.end_backoff();
+        next.clear_error();
+    }
+    if view.counts.available >= view.spec.desired() {
+        // Every member is available: no replacement is in flight, and a short circuit ends.
+        next.remediation.replaced = 0;
+        next.remediation.short_circuit = None;
+    }
+    if let Some(first) = view.expired.first() {
+        let message = match view.expired.len() {
+            1 => first.clone(),
+            n => format!("{first} (and {} more expectations given up)", n - 1),
+        };
+        let backoff = view.spec.remediation().backoff;
+        next.record_failure_in_round(message, view.now.as_millis(), view.now, &backoff);
     }
     next
 }
@@ -241,7 +235,11 @@ fn finish(
         view.spec.desired()
     };
     let c = &view.counts;
+    // Only a pass free to act can tell: in a backoff or a pause, a group of pets may count
+    // right with a duplicate and a missing logical ID.
     let converged = !next.destroying
+        && backoff_until.is_none()
+        && next.paused.is_none()
         && draft.actions.is_empty()
         && c.members == desired
         && c.total == desired
@@ -250,8 +248,8 @@ fn finish(
         && next.pending.is_empty()
         && next.leaving.is_empty();
     if converged {
-        next.failures.consecutive = 0;
-        next.failures.next_attempt_at = None;
+        next.end_backoff();
+        next.clear_error();
         next.remediation = RemediationRecord::default();
         if next
             .last_good
@@ -272,6 +270,7 @@ fn finish(
         .as_ref()
         .filter(|_| progressing)
         .map(|u| u.deadline_at);
+    let backoff_until = backoff_until.filter(|_| next.paused.is_none());
     let wake = [view.next_event, backoff_until, healing.wake_at, deadline];
     let requeue_after = wake
         .into_iter()
@@ -294,7 +293,9 @@ fn phase(
     converged: bool,
     backoff_until: Option<Time>,
 ) -> Phase {
-    if next.destroying {
+    if next.paused.is_some() {
+        Phase::Paused
+    } else if next.destroying {
         Phase::Destroying
     } else if backoff_until.is_some() || healing.failing {
         Phase::Failing
@@ -332,7 +333,11 @@ fn message(
             ),
             _ => healing.note.clone().unwrap_or_default(),
         },
-        Phase::Paused | Phase::Updating => next_update_reason(next),
+        Phase::Paused => match &next.paused {
+            Some(p) => pause::message(p, next, c.total),
+            None => next_update_reason(next),
+        },
+        Phase::Updating => next_update_reason(next),
         Phase::Converged => format!("{desired} of {desired} instances available and up to date"),
         Phase::Degraded => String::new(),
         Phase::Converging => {
@@ -357,7 +362,7 @@ fn message(
 }
 
 /// The update line of the status.
-fn next_update_reason(next: &GroupState) -> String {
+pub(crate) fn next_update_reason(next: &GroupState) -> String {
     let Some(u) = &next.update else {
         return String::new();
     };
@@ -409,6 +414,6 @@ fn counts_status(
     }
 }
 
-fn len32(n: usize) -> u32 {
+pub(crate) fn len32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }

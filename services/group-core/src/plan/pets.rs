@@ -158,14 +158,15 @@ impl<'v, 'a, 'd> Pass<'v, 'a, 'd> {
         }
     }
 
-    /// Destroys the old instance of every logical ID whose replacement is available.
+    /// Destroys the old instance of every logical ID whose replacement is available. This
+    /// never lowers the logical IDs available (the replacement serves the ID), so it is not
+    /// held to the `MaxUnavailable` floor: holding it there could leave every slot waiting on
+    /// another when old instances elsewhere never become available.
     fn finish_replacements(&mut self, ids: &[String], slots: &mut [Slot]) {
         let h8 = short(self.view.target);
         for (k, slot) in slots.iter_mut().enumerate() {
             let ready = slot.new.is_some_and(|m| is_available(self.view, m));
-            if let (true, Some(old @ Member::Seen(_))) = (ready, slot.old)
-                && self.may_destroy(old)
-            {
+            if let (true, Some(old @ Member::Seen(_))) = (ready, slot.old) {
                 let reason = format!(
                     "rolling update to {h8}: logical ID {:?} has its replacement",
                     ids[k]

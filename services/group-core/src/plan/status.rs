@@ -13,7 +13,8 @@ pub enum Phase {
     Converged,
     /// Rolling instances to a new configuration (or back to the last good one).
     Updating,
-    /// A rolling update is paused (StopUpdate) or halted on its deadline without rollback.
+    /// The group is paused (PauseGroup), or its rolling update is (StopUpdate), or the update
+    /// halted on its deadline without rollback.
     Paused,
     /// The group cannot be observed; nothing destructive is done.
     Degraded,

@@ -291,19 +291,29 @@ impl<'a> View<'a> {
         }
     }
 
-    /// True when `s` has been unhealthy (or failed) long enough to be replaced.
-    pub(crate) fn qualifies_for_healing(&self, s: &Seen<'_>) -> bool {
+    /// True when `s` is unhealthy now, however recently: failed, or reported unhealthy and
+    /// older than `Health.GracePeriod`. Every such member counts against
+    /// `Remediation.MaxUnhealthy`, so verdicts arriving at different times cannot let more
+    /// replacements through than the cap.
+    pub(crate) fn is_unhealthy(&self, s: &Seen<'_>) -> bool {
         if s.leaving {
             return false;
         }
         let inst = s.inst;
-        if inst.state == InstanceState::Failed {
-            return true;
-        }
-        let h = self.spec.health();
-        inst.health == Health::Unhealthy
-            && self.now >= inst.first_seen.after(h.grace_period)
-            && self.now >= inst.health_since.after(h.unhealthy_after)
+        inst.state == InstanceState::Failed
+            || (inst.health == Health::Unhealthy
+                && self.now >= inst.first_seen.after(self.spec.health().grace_period))
+    }
+
+    /// True when `s` has been unhealthy (or failed) long enough to be replaced: also without
+    /// a break for `Health.UnhealthyAfter`, unless it failed.
+    pub(crate) fn qualifies_for_healing(&self, s: &Seen<'_>) -> bool {
+        self.is_unhealthy(s)
+            && (s.inst.state == InstanceState::Failed
+                || self.now
+                    >= s.inst
+                        .health_since
+                        .after(self.spec.health().unhealthy_after))
     }
 
     /// Records an instant at which a decision may change.

@@ -28,13 +28,24 @@
 //! | `Updating.AutoRollback` | `true` | on a halt, roll back to the last configuration that was fully rolled out and healthy, with the same pacing | AWS ASG false, Nomad auto_revert false |
 //! | `Health.GracePeriod` | `"30s"` | a new instance is never replaced for being unhealthy before it has existed this long | AWS ASG 0s (API) or 300s (console), GCE MIG 0s |
 //! | `Health.UnhealthyAfter` | `"10s"` | an instance must be reported unhealthy without a break for this long before it is replaced | EC2 status checks "a few minutes" |
-//! | `Remediation.MaxUnhealthy` | `"34%"`, rounded **down** but at least 1 | the most instances replaced for being unhealthy at once; when more than this are unhealthy, none is replaced (the cause is likely not the instances) and the status says why. `0` turns replacement of unhealthy instances off | CAPI MachineHealthCheck 100% (no limit), Azure VMSS 5% |
+//! | `Remediation.MaxUnhealthy` | `"34%"`, rounded **down** but at least 1 | the most instances unhealthy or being replaced at once (every member unhealthy now counts, and every replacement until it is available); when more than this are, none is replaced until every instance is available again or the spec is committed again (the cause is likely not the instances), and the status says "short circuit". `0` turns replacement of unhealthy instances off | CAPI MachineHealthCheck 100% (no limit), Azure VMSS 5% |
 //! | `Remediation.Backoff.Initial` | `"1s"` | the first wait after a failed provision or destroy, and between waves of replacements while instances keep failing; doubles each time | Nomad reschedule delay 30s |
 //! | `Remediation.Backoff.Max` | `"5m"` | the longest such wait | Nomad max_delay 1h |
 //!
 //! When `MaxSurge` and `MaxUnavailable` both resolve to 0 for the current size (a small group
 //! with percentages), the surge becomes 1 so that an update can always progress. Writing both
 //! as a literal 0 is refused.
+//!
+//! # Names
+//!
+//! Names end up in tags, file names and host names, so they are held to a safe set:
+//!
+//! - the group `ID`: 1 to 64 ASCII letters, digits, `.`, `_` and `-`, not starting with `.`
+//!   or `-` (so never `.`, `..` or a hidden file name);
+//! - each of `Allocation.LogicalIDs`: 1 to 253 ASCII letters, digits, `.`, `_`, `:` and `-`
+//!   (room for host names, IPv4 and IPv6 addresses), unique, and not `.` or `..`.
+//!
+//! So neither may hold `/`, NUL, spaces or control characters.
 //!
 //! InfraKit's `Updating.Duration` ("stay healthy this long") is accepted as `HealthyFor`;
 //! `Updating.Count` (consecutive healthy polls) has no poll interval to map to and is refused
@@ -74,7 +85,8 @@ pub struct GroupSpec {
 pub enum Allocation {
     /// Cattle: this many interchangeable instances.
     Size(u32),
-    /// Pets: one instance per logical ID (unique, non-empty), in this order.
+    /// Pets: one instance per logical ID (unique, of the safe character set in the
+    /// [module docs](self)), in this order.
     LogicalIds(Vec<String>),
 }
 

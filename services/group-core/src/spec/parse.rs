@@ -229,17 +229,47 @@ fn read_logical_ids(v: &Value, path: &str, out: &mut Violations) -> Option<Vec<S
                 "has spaces around it",
                 format!("write {:?}", s.trim()),
             ),
-            Some(s) => match seen.insert(s, i) {
-                Some(first) => out.push(
+            Some(s) => match (logical_id_problem(s), seen.insert(s, i)) {
+                (Some(problem), _) => out.push(item_path, problem, LOGICAL_ID_FIX),
+                (None, Some(first)) => out.push(
                     item_path,
                     format!("repeats the logical ID {s:?} (first at [{first}])"),
                     "list every logical ID once",
                 ),
-                None => ids.push(s.to_string()),
+                (None, None) => ids.push(s.to_string()),
             },
         }
     }
     (out.0.len() == before).then_some(ids)
+}
+
+/// The longest logical ID accepted: a DNS name's length, since logical IDs are often host
+/// names or addresses.
+const MAX_LOGICAL_ID: usize = 253;
+
+const LOGICAL_ID_FIX: &str =
+    "use 1 to 253 letters, digits, '.', '_', ':' and '-', such as \"db-1\" or \"10.0.0.11\"";
+
+/// What is wrong with a logical ID, if anything. Logical IDs become tag values, flavor
+/// template data, and file or host names in plugins, so only a safe set is accepted: ASCII
+/// letters, digits, `.`, `_`, `:` (IPv6 addresses) and `-`; 1 to 253 characters; not `.` or
+/// `..` (which name directories). So no `/`, NUL, space or control character.
+fn logical_id_problem(id: &str) -> Option<String> {
+    if id.len() > MAX_LOGICAL_ID {
+        return Some(format!(
+            "is {} characters long, more than {MAX_LOGICAL_ID}",
+            id.chars().count()
+        ));
+    }
+    if id == "." || id == ".." {
+        return Some(format!("{id:?} names a directory, not an instance"));
+    }
+    let bad = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))?;
+    Some(format!(
+        "{id:?} holds {bad:?}, which a logical ID may not hold"
+    ))
 }
 
 fn read_plugin_section(

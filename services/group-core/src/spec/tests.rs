@@ -103,6 +103,56 @@ fn logical_ids_must_be_unique_and_not_blank() {
 }
 
 #[test]
+fn logical_ids_hold_only_a_safe_character_set() {
+    let long = "a".repeat(254);
+    let bad = [
+        "a/b",
+        "..",
+        ".",
+        "a\0b",
+        "a b",
+        "é",
+        "x\ty",
+        long.as_str(),
+        "../etc",
+    ];
+    let mut v = minimal();
+    v["Properties"]["Allocation"] = json!({ "LogicalIDs": bad });
+    let e = errors(v);
+    let got: Vec<&str> = e.iter().map(|(p, _, _)| p.as_str()).collect();
+    let want: Vec<String> = (0..bad.len())
+        .map(|i| format!("$.Properties.Allocation.LogicalIDs[{i}]"))
+        .collect();
+    assert_eq!(got, want);
+    assert!(e[0].1.contains("holds '/'"), "{}", e[0].1);
+    assert!(e[1].1.contains("names a directory"), "{}", e[1].1);
+    assert!(e[7].1.contains("more than 253"), "{}", e[7].1);
+    assert!(e.iter().all(|(_, _, fix)| fix.contains("letters, digits")));
+
+    let good = [
+        "db-1",
+        "10.0.0.11",
+        "fe80::1",
+        "node_a.example.com",
+        "...",
+        &"z".repeat(253),
+    ];
+    let mut v = minimal();
+    v["Properties"]["Allocation"] = json!({ "LogicalIDs": good });
+    let s = GroupSpec::from_json(&v).unwrap();
+    assert_eq!(s.desired(), 6);
+}
+
+#[test]
+fn group_ids_cannot_name_a_path() {
+    for bad in ["..", ".", "a/b", "a\0", ".hidden", "-x", "a b"] {
+        let mut v = minimal();
+        v["ID"] = json!(bad);
+        assert_eq!(paths(v), ["$.ID"], "{bad:?}");
+    }
+}
+
+#[test]
 fn sizes_are_bounded_whole_numbers_and_quoted_numbers_get_a_fix() {
     let mut v = minimal();
     v["Properties"]["Allocation"]["Size"] = json!(100_001);

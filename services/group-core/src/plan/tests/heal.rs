@@ -1,6 +1,6 @@
 //! Replacing unhealthy and failed instances within the Remediation cap.
 
-use crate::fixtures::{cattle, destroyed, healthy, healthy_group, provisions};
+use crate::fixtures::{apply, cattle, destroyed, healthy, healthy_group, provisions};
 use crate::observe::{Health, InstanceState, Observed};
 use crate::plan::{Action, DestroyReason, Drain, Phase, plan};
 use crate::state::GroupState;
@@ -173,8 +173,8 @@ fn replacements_in_flight_count_against_the_cap() {
 
 #[test]
 fn waves_of_replacements_back_off_until_the_group_is_healthy_again() {
-    let spec = cattle(3).build();
-    let mut observed = healthy_group(&spec, 3);
+    let spec = cattle(6).build(); // MaxUnhealthy 34%: 2
+    let mut observed = healthy_group(&spec, 6);
     unhealthy(&mut observed, 0, 100, "crash loop");
     let first = plan(
         &spec,
@@ -183,17 +183,24 @@ fn waves_of_replacements_back_off_until_the_group_is_healthy_again() {
         Time::from_secs(200),
     );
     assert_eq!(first.state.remediation.waves, 1);
-    // The replacement is gone too; another member is unhealthy within the backoff.
-    observed.instances.remove(0);
+    // i-0 is gone and its replacement is listed, not healthy yet (one replacement in flight);
+    // then another member turns unhealthy within the backoff of the first wave.
+    apply(&mut observed, &first, Time::from_secs(200));
+    observed.instances[5].health = Health::Unknown;
     let p = plan(&spec, &observed, &first.state, Time::from_millis(200_500));
+    assert!(p.actions.is_empty(), "{:?}", p.actions);
     let state = p.state.clone();
-    let mut observed2 = observed.clone();
-    unhealthy(&mut observed2, 0, 100, "crash loop");
-    let p = plan(&spec, &observed2, &state, Time::from_millis(200_600));
+    unhealthy(&mut observed, 0, 100, "crash loop");
+    let p = plan(&spec, &observed, &state, Time::from_millis(200_600));
     assert!(destroyed(&p).is_empty());
     assert_eq!(p.status.phase, Phase::Failing);
+    assert!(
+        p.status.message.contains("backing off"),
+        "{}",
+        p.status.message
+    );
     assert_eq!(p.requeue_after, Some(Duration::from_millis(400)));
-    let p = plan(&spec, &observed2, &state, Time::from_secs(201));
+    let p = plan(&spec, &observed, &state, Time::from_secs(201));
     assert_eq!(destroyed(&p), ["i-1"]);
     assert_eq!(p.state.remediation.waves, 2);
 }

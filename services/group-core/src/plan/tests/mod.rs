@@ -3,8 +3,12 @@
 
 mod cattle;
 mod destroy_group;
+mod drains;
+mod errors;
 mod heal;
+mod pause;
 mod pets;
 mod properties;
 mod rolling;
+mod short_circuit;
 mod simulation;

@@ -179,3 +179,20 @@ fn a_pet_replacement_that_never_gets_healthy_blocks_the_next_logical_id() {
     let p = plan(&v2, &observed, &p.state, T.after(Duration::from_secs(60)));
     assert!(p.actions.is_empty(), "{:?}", p.actions);
 }
+
+#[test]
+fn an_old_pet_whose_replacement_is_available_goes_even_when_other_ids_are_down() {
+    // MaxUnavailable 0, but b and c never come up: a's old instance must still go once its
+    // replacement serves "a", or every logical ID waits on another forever.
+    let v1 = pets(&["a", "b", "c"]).build();
+    let v2 = pets(&["a", "b", "c"]).note("v2").build();
+    let down = |id: &str, l: &str| pet(id, l, &v1).with_health(Health::Unknown, Time(0));
+    let observed = Observed::new(vec![
+        pet("a-old", "a", &v1),
+        pet("a-new", "a", &v2),
+        down("b-old", "b"),
+        down("c-old", "c"),
+    ]);
+    let p = plan(&v2, &observed, &GroupState::default(), T);
+    assert_eq!(destroyed(&p), ["a-old"], "{}", p.status.message);
+}

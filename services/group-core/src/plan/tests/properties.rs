@@ -2,7 +2,7 @@
 
 use crate::fixtures::{Rng, apply, cattle, pets};
 use crate::observe::{Health, InstanceState, Observed, ObservedInstance};
-use crate::plan::{Action, BOOTSTRAP_HASH, Phase, Plan, plan, plan_degraded};
+use crate::plan::{Action, BOOTSTRAP_HASH, DestroyReason, Phase, Plan, plan, plan_degraded};
 use crate::spec::GroupSpec;
 use crate::state::{GroupState, PendingDestroy, PendingProvision, UpdateState};
 use crate::time::Time;
@@ -99,7 +99,7 @@ fn generate(seed: u64) -> Case {
         if r.chance(15) {
             state.leaving.push(PendingDestroy {
                 id: i.id.clone(),
-                reason: crate::plan::DestroyReason::Heal,
+                reason: DestroyReason::Heal,
                 issued_at: NOW,
             });
         }
@@ -121,6 +121,10 @@ fn generate(seed: u64) -> Case {
     if r.chance(10) {
         state.failures.next_attempt_at = Some(NOW.after(Duration::from_secs(2)));
     }
+    if r.chance(8) {
+        state.pause("prop", "generated", NOW);
+    }
+    state.remediation.replaced = r.below(4) as u32;
     Case {
         spec,
         observed: Observed::new(instances),
@@ -204,6 +208,34 @@ pub(super) fn check(
             ));
         }
     }
+    if state.paused.is_some() && !p.actions.is_empty() {
+        return Err(format!("a paused group acted: {:?}", p.actions));
+    }
+    let heals = p
+        .actions
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                Action::Destroy {
+                    context: DestroyReason::Heal,
+                    ..
+                }
+            )
+        })
+        .count();
+    let healing = p
+        .state
+        .leaving
+        .iter()
+        .filter(|d| d.reason == DestroyReason::Heal)
+        .count();
+    let cap = spec.remediation().cap(spec.desired()) as usize;
+    if heals > 0 && healing > cap {
+        return Err(format!(
+            "{healing} heal destroys in flight after this plan, more than the cap {cap}"
+        ));
+    }
     let (a0, a1) = (
         available(spec, observed, state, &before, now),
         available(spec, observed, state, &after, now),
@@ -239,11 +271,13 @@ proptest! {
     }
 
     #[test]
-    fn a_failed_observation_never_yields_an_action(seed in any::<u64>()) {
+    fn a_failed_observation_never_yields_an_action_nor_changes_the_state_twice(seed in any::<u64>()) {
         let c = generate(seed);
         let p = plan_degraded(&c.spec, &c.state, "timeout", NOW);
         prop_assert!(p.actions.is_empty());
         prop_assert_eq!(p.status.phase, Phase::Degraded);
+        let again = plan_degraded(&c.spec, &p.state, "timeout", NOW.after(Duration::from_secs(5)));
+        prop_assert_eq!(again.state, p.state);
     }
 
     #[test]
@@ -272,7 +306,8 @@ proptest! {
         let p = last.expect("planned");
         prop_assert!(p.actions.is_empty() && p.requeue_after.is_none(), "no fixed point: {:?} {}", p.actions, p.status.message);
         let all_healthy = observed.instances.iter().all(|i| i.health == Health::Healthy && i.state == InstanceState::Running);
-        let held = state.update.as_ref().is_some_and(|u| u.paused.is_some() || u.halted.is_some());
+        let held = state.paused.is_some()
+            || state.update.as_ref().is_some_and(|u| u.paused.is_some() || u.halted.is_some());
         if all_healthy && !held {
             prop_assert_eq!(p.status.phase, Phase::Converged, "{}", p.status.message);
             // And the converged group stays idle.

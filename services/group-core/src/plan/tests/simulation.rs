@@ -1,14 +1,18 @@
 //! A seeded simulation: the planner drives a fake provider whose listings lag, whose
-//! Provision replies get lost, whose calls fail, and whose instances die and turn unhealthy,
-//! for thousands of steps. Every plan is checked against the invariants; at the end the
+//! Provision replies get lost or time out, whose calls fail, and whose instances die and turn
+//! unhealthy (and sometimes recover right before a heal), while the group is paused and
+//! resumed, for thousands of steps. Every outcome goes through `GroupState::apply`, one round
+//! per pass. Every plan is checked against the invariants; at the end the
 //! chaos stops and the group must converge. A failure prints the seed; replay one seed with
-//! `SIM_SEED=<seed> cargo test -p infrakit-group-core simulation`.
+//! `SIM_SEED=<seed> cargo test -p infrakit-group-core simulation` (add `SIM_DEBUG=1` to print the
+//! final state of a seed that does not converge).
 
 use super::properties::check;
 use crate::commit::plan_commit;
 use crate::fixtures::{Rng, cattle, pets};
 use crate::observe::{Health, Observed, ObservedInstance};
-use crate::plan::{Action, Phase, plan, plan_degraded};
+use crate::outcome::Outcome;
+use crate::plan::{Action, DestroyReason, Phase, plan, plan_degraded};
 use crate::spec::GroupSpec;
 use crate::state::GroupState;
 use crate::time::Time;
@@ -99,6 +103,11 @@ impl World {
         if self.r.chance(1) {
             self.state.stop_update("simulated StopUpdate");
         }
+        if self.r.chance(1) {
+            self.state.pause("sim", "simulated PauseGroup", now);
+        } else if self.r.chance(5) {
+            self.state.resume();
+        }
     }
 
     fn commit(&mut self, step: u64) {
@@ -119,56 +128,102 @@ impl World {
         self.state = c.state;
     }
 
-    fn execute(&mut self, step: u64, actions: &[Action]) {
+    /// Carries out the actions of the pass at `step` and reports every outcome, all in one
+    /// round (the pass's time, as the planner counts its own failures).
+    fn execute(&mut self, step: u64, actions: &[Action]) -> Result<(), String> {
         let now = Self::now(step);
         let backoff = self.spec.remediation().backoff;
+        let before = self.state.failures.consecutive;
         for a in actions {
-            match a {
-                Action::Provision {
-                    token,
-                    logical_id,
-                    hash,
-                    ..
-                } => {
-                    if self.r.chance(5) {
-                        self.state
-                            .provision_failed(token, "simulated quota error", now, &backoff);
-                        continue;
-                    }
-                    self.next_id += 1;
-                    let id = format!("m-{}", self.next_id);
-                    let mut inst = ObservedInstance::new(id.clone(), now)
-                        .with_hash(hash.clone())
-                        .with_token(token.clone());
-                    inst.logical_id = logical_id.clone();
-                    let bad = self.spec.instance().properties["Note"] == "bad";
-                    let healthy_at = (!bad).then(|| step + self.r.below(4));
-                    let visible_at = step + self.r.below(5);
-                    self.machines.push(Machine {
-                        inst,
-                        visible_at,
-                        healthy_at,
-                        gone_at: None,
-                    });
-                    if !self.r.chance(10) {
-                        self.state.provision_succeeded(token, id); // else: the reply was lost
+            let outcome = self.outcome(step, a);
+            self.state.apply(&outcome, now.as_millis(), now, &backoff);
+        }
+        if self.state.failures.consecutive > before + 1 {
+            return Err(format!(
+                "one round of failures took {before} consecutive failures to {}",
+                self.state.failures.consecutive
+            ));
+        }
+        Ok(())
+    }
+
+    /// What the fake provider does with one action, and what the driver would report.
+    fn outcome(&mut self, step: u64, a: &Action) -> Outcome {
+        match a {
+            Action::Provision {
+                token,
+                logical_id,
+                hash,
+                ..
+            } => {
+                if self.r.chance(5) {
+                    return Outcome::ProvisionFailed {
+                        token: token.clone(),
+                        error: "simulated quota error".into(),
+                    };
+                }
+                if self.r.chance(2) {
+                    // Timed out before the plugin acted: only the expectation's deadline ends it.
+                    return Outcome::ProvisionUncertain {
+                        token: token.clone(),
+                        error: "simulated timeout".into(),
+                    };
+                }
+                self.next_id += 1;
+                let id = format!("m-{}", self.next_id);
+                let now = Self::now(step);
+                let mut inst = ObservedInstance::new(id.clone(), now)
+                    .with_hash(hash.clone())
+                    .with_token(token.clone());
+                inst.logical_id = logical_id.clone();
+                let bad = self.spec.instance().properties["Note"] == "bad";
+                let healthy_at = (!bad).then(|| step + self.r.below(4));
+                let visible_at = step + self.r.below(5);
+                self.machines.push(Machine {
+                    inst,
+                    visible_at,
+                    healthy_at,
+                    gone_at: None,
+                });
+                if self.r.chance(10) {
+                    // It was created, but the reply was lost.
+                    return Outcome::ProvisionUncertain {
+                        token: token.clone(),
+                        error: "simulated lost reply".into(),
+                    };
+                }
+                Outcome::Provisioned {
+                    token: token.clone(),
+                    id,
+                }
+            }
+            Action::Destroy { id, context, .. } => {
+                let healthy_now = self
+                    .machines
+                    .iter()
+                    .any(|m| &m.inst.id == id && m.inst.health == Health::Healthy);
+                if *context == DestroyReason::Heal && healthy_now {
+                    // The fresh health check right before the heal says it recovered.
+                    return Outcome::HealCancelled { id: id.clone() };
+                }
+                if self.r.chance(5) {
+                    return Outcome::DestroyFailed {
+                        id: id.clone(),
+                        error: "simulated drain error".into(),
+                    };
+                }
+                if let Some(m) = self.machines.iter_mut().find(|m| &m.inst.id == id) {
+                    m.gone_at = Some(step + self.r.below(3));
+                }
+                Outcome::Destroyed { id: id.clone() }
+            }
+            Action::Label { id, tags, .. } => {
+                for m in self.machines.iter_mut().filter(|m| &m.inst.id == id) {
+                    if let Some(l) = tags.get(infrakit_model::tags::LOGICAL_ID) {
+                        m.inst.logical_id = Some(l.clone());
                     }
                 }
-                Action::Destroy { id, .. } => {
-                    if self.r.chance(5) {
-                        self.state
-                            .destroy_failed(id, "simulated destroy error", now, &backoff);
-                    } else if let Some(m) = self.machines.iter_mut().find(|m| &m.inst.id == id) {
-                        m.gone_at = Some(step + self.r.below(3));
-                    }
-                }
-                Action::Label { id, tags, .. } => {
-                    for m in self.machines.iter_mut().filter(|m| &m.inst.id == id) {
-                        if let Some(l) = tags.get(infrakit_model::tags::LOGICAL_ID) {
-                            m.inst.logical_id = Some(l.clone());
-                        }
-                    }
-                }
+                Outcome::Labelled { id: id.clone() }
             }
         }
     }
@@ -191,12 +246,19 @@ impl World {
             if !p.actions.is_empty() {
                 return Err("a degraded plan acted".into());
             }
+            let again = plan_degraded(&self.spec, &p.state, "simulated describe timeout", now);
+            if again.state != p.state {
+                return Err("the same failed observation changed the state again".into());
+            }
             self.state = p.state;
             return Ok(p.status.phase);
         }
         let observed = self.listing(step);
         let p = plan(&self.spec, &observed, &self.state, now);
         check(&self.spec, &observed, &self.state, now, &p)?;
+        if self.state.paused.is_some() && !p.actions.is_empty() {
+            return Err(format!("a paused group acted: {:?}", p.actions));
+        }
         for a in &p.actions {
             if let Action::Provision { token, .. } = a
                 && !self.tokens.insert(token.clone())
@@ -209,7 +271,7 @@ impl World {
             self.spec = back.clone();
         }
         self.state = p.state.clone();
-        self.execute(step, &p.actions);
+        self.execute(step, &p.actions)?;
         let (surge, _) = self.spec.updating().budget(self.spec.desired());
         let ceiling = (self.spec.desired() + surge) as usize;
         if provisions > 0 && self.alive() > ceiling {
@@ -240,6 +302,7 @@ fn run(seed: u64) -> Result<(), String> {
         if step < CALM_AFTER {
             w.chaos(step);
         } else if step == CALM_AFTER {
+            w.state.resume();
             w.commit(step);
         }
         phase = w.reconcile(step).map_err(|e| format!("step {step}: {e}"))?;
@@ -247,6 +310,14 @@ fn run(seed: u64) -> Result<(), String> {
         if step > CALM_AFTER && phase == Phase::Converged {
             return Ok(());
         }
+    }
+    if std::env::var("SIM_DEBUG").is_ok() {
+        let observed = w.listing(STEPS);
+        let p = plan(&w.spec, &observed, &w.state, World::now(STEPS));
+        eprintln!(
+            "state {:#?}\nobserved {:#?}\nstatus {:#?}",
+            w.state, observed, p.status
+        );
     }
     Err(format!(
         "did not converge after the chaos stopped; last phase {phase:?}"
