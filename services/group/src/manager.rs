@@ -499,7 +499,9 @@ impl Manager {
 
     /// DestroyGroup: destroy every member, then forget the group. Idempotent.
     pub async fn destroy(&self, id: &str) -> Result<u32, GroupError> {
+        // Destroying is an explicit order: it also ends a pause.
         self.edit_state(id, |s| {
+            s.resume();
             s.start_destroying();
             true
         })

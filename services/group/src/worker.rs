@@ -91,7 +91,7 @@ struct Worker {
     seen: Option<Arc<Observation>>,
     /// Provisions whose outcome is unknown: when to send them again, and how often they were.
     resend: HashMap<String, (Time, u32)>,
-    /// Increases with every pass that starts actions.
+    /// The round of the latest pass that started actions (its time, in milliseconds).
     round: u64,
     /// Observations (or stores) that failed in a row.
     failed: u32,
@@ -223,7 +223,12 @@ impl Worker {
             return Next::After(degraded_wait);
         }
         let wait = self.requeue(&p, t);
-        self.start(p.actions.into_iter().chain(resends), &shared, cfg.parallel);
+        self.start(
+            p.actions.into_iter().chain(resends),
+            &shared,
+            cfg.parallel,
+            t,
+        );
         drop(live);
         // Resends are due again only after their next answer.
         Next::After(wait)
@@ -305,8 +310,11 @@ impl Worker {
         actions: impl Iterator<Item = Action>,
         shared: &Arc<Shared>,
         parallel: usize,
+        now: Time,
     ) {
-        self.round += 1;
+        // The planner counts its own failures of a pass under the pass's time: the
+        // operations of the pass share that round.
+        self.round = now.as_millis();
         let mut index: Option<HashMap<&str, usize>> = None;
         let seen = self.seen.clone();
         for action in actions {

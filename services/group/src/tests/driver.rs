@@ -11,7 +11,11 @@ use std::time::Duration;
 use tonic::Code;
 
 fn kinds(mgr: &crate::manager::Manager, id: &str) -> Vec<String> {
-    mgr.events().recent(id).into_iter().map(|e| e.kind).collect()
+    mgr.events()
+        .recent(id)
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
 }
 
 async fn converged(mgr: &crate::manager::Manager, id: &str) {
@@ -25,13 +29,20 @@ async fn converged(mgr: &crate::manager::Manager, id: &str) {
 async fn mass_unhealthiness_seen_on_staggered_checks_is_capped_and_said() {
     let rig = Rig::new();
     let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(7, json!({}))), false).await.unwrap();
+    mgr.commit(&spec("g", cattle(7, json!({}))), false)
+        .await
+        .unwrap();
     converged(&mgr, "g").await;
     sleep(2.5).await; // the next members' checks fall on another schedule
     mgr.set_size("g", 10).await.unwrap();
     converged(&mgr, "g").await;
     let ids = rig.cloud.ids();
-    for id in ids.iter().step_by(2).chain(ids.iter().skip(1).step_by(5)).take(6) {
+    for id in ids
+        .iter()
+        .step_by(2)
+        .chain(ids.iter().skip(1).step_by(5))
+        .take(6)
+    {
         rig.cloud.set_health(id, Health::Unhealthy);
     }
     let mut said = false;
@@ -45,15 +56,23 @@ async fn mass_unhealthiness_seen_on_staggered_checks_is_capped_and_said() {
             .filter(|(_, r)| *r == DestroyReason::Heal)
             .count()
     });
-    assert!(healed <= 3, "{healed} replaced, above MaxUnhealthy (3 of 10)");
-    assert!(said, "the status never said the remediation short-circuited");
+    assert!(
+        healed <= 3,
+        "{healed} replaced, above MaxUnhealthy (3 of 10)"
+    );
+    assert!(
+        said,
+        "the status never said the remediation short-circuited"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_instance_healthy_again_is_not_destroyed_on_its_stale_verdict() {
     let rig = Rig::new();
     let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    mgr.commit(&spec("g", cattle(3, json!({}))), false)
+        .await
+        .unwrap();
     converged(&mgr, "g").await;
     let victim = rig.cloud.ids()[0].clone();
     rig.cloud.set_health(&victim, Health::Unhealthy);
@@ -88,7 +107,9 @@ async fn a_restart_during_a_slow_provision_sends_the_same_token_and_makes_no_dup
         },
     );
     let (mgr, shutdown) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    mgr.commit(&spec("g", cattle(3, json!({}))), false)
+        .await
+        .unwrap();
     sleep(1.0).await;
     shutdown.trigger(); // kill -9: the provider goes on creating
     drop(mgr);
@@ -105,7 +126,9 @@ async fn a_restart_during_a_slow_provision_sends_the_same_token_and_makes_no_dup
 async fn a_slow_drain_holds_up_only_its_own_instance() {
     let rig = Rig::new();
     let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    mgr.commit(&spec("g", cattle(3, json!({}))), false)
+        .await
+        .unwrap();
     converged(&mgr, "g").await;
     rig.cloud.set(
         "drain",
@@ -135,9 +158,11 @@ async fn a_slow_drain_holds_up_only_its_own_instance() {
         .find(|i| Some(i) != draining.as_ref())
         .unwrap();
     rig.cloud.kill(&other);
-    eventually(3, "the dead member is replaced while the drain runs", || {
-        rig.cloud.with(|s| s.created.len()) == 4
-    })
+    eventually(
+        3,
+        "the dead member is replaced while the drain runs",
+        || rig.cloud.with(|s| s.created.len()) == 4,
+    )
     .await;
 }
 
@@ -152,7 +177,9 @@ async fn a_lost_provision_reply_does_not_stop_the_group_converging_or_duplicate(
         },
     );
     let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(2, json!({}))), false).await.unwrap();
+    mgr.commit(&spec("g", cattle(2, json!({}))), false)
+        .await
+        .unwrap();
     eventually(5, "the group converges from the listing alone", || {
         describe(&mgr, "g").phase == Phase::Converged as i32
     })
@@ -166,7 +193,9 @@ async fn a_lost_provision_reply_does_not_stop_the_group_converging_or_duplicate(
 async fn a_failing_drain_stops_a_scale_down_and_is_reported() {
     let rig = Rig::new();
     let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    mgr.commit(&spec("g", cattle(3, json!({}))), false)
+        .await
+        .unwrap();
     converged(&mgr, "g").await;
     rig.cloud.set(
         "drain",
@@ -187,7 +216,9 @@ async fn a_failing_drain_stops_a_scale_down_and_is_reported() {
 async fn failures_of_one_round_back_off_once() {
     let rig = Rig::new();
     let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(10, json!({}))), false).await.unwrap();
+    mgr.commit(&spec("g", cattle(10, json!({}))), false)
+        .await
+        .unwrap();
     converged(&mgr, "g").await;
     rig.cloud.set(
         "destroy",
@@ -213,14 +244,19 @@ async fn failures_of_one_round_back_off_once() {
     let first = destroys(&rig);
     assert_eq!(first, 10);
     sleep(3.0).await;
-    assert!(destroys(&rig) > first, "the next round waits the initial backoff, not minutes");
+    assert!(
+        destroys(&rig) > first,
+        "the next round waits the initial backoff, not minutes"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_unobservable_group_is_retried_with_backoff_and_not_rewritten() {
     let rig = Rig::new();
     let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(2, json!({}))), false).await.unwrap();
+    mgr.commit(&spec("g", cattle(2, json!({}))), false)
+        .await
+        .unwrap();
     converged(&mgr, "g").await;
     rig.cloud.describe_down.store(true, Ordering::SeqCst);
     sleep(1.0).await;
@@ -233,7 +269,10 @@ async fn an_unobservable_group_is_retried_with_backoff_and_not_rewritten() {
         .iter()
         .filter(|(_, c)| *c == Call::Describe)
         .count();
-    assert!(describes <= 8, "{describes} listings in 30s while the plugin is down");
+    assert!(
+        describes <= 8,
+        "{describes} listings in 30s while the plugin is down"
+    );
     assert_eq!(
         rig.store.saves.load(Ordering::SeqCst),
         saves,
@@ -263,7 +302,9 @@ async fn a_freed_group_never_acts_again_and_stays_forgotten() {
         },
     );
     let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    mgr.commit(&spec("g", cattle(3, json!({}))), false)
+        .await
+        .unwrap();
     sleep(1.0).await;
     mgr.free("g").await.unwrap();
     let at = rig.clock.now();
@@ -296,7 +337,9 @@ async fn two_first_commits_of_one_group_start_one_worker() {
 async fn nothing_is_done_while_the_state_cannot_be_stored() {
     let rig = Rig::new();
     let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(2, json!({}))), false).await.unwrap();
+    mgr.commit(&spec("g", cattle(2, json!({}))), false)
+        .await
+        .unwrap();
     converged(&mgr, "g").await;
     rig.store.down.store(true, Ordering::SeqCst);
     assert!(
@@ -307,7 +350,11 @@ async fn nothing_is_done_while_the_state_cannot_be_stored() {
     );
     rig.cloud.kill(&rig.cloud.ids()[0]);
     sleep(5.0).await;
-    assert_eq!(rig.cloud.with(|s| s.created.len()), 2, "acted without storing");
+    assert_eq!(
+        rig.cloud.with(|s| s.created.len()),
+        2,
+        "acted without storing"
+    );
     let d = describe(&mgr, "g");
     assert_eq!(d.phase, Phase::Degraded as i32);
     assert!(d.message.contains("cannot store"), "{}", d.message);
@@ -323,7 +370,9 @@ async fn nothing_is_done_while_the_state_cannot_be_stored() {
 async fn a_paused_group_does_nothing_until_resumed() {
     let rig = Rig::new();
     let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(3, json!({}))), false).await.unwrap();
+    mgr.commit(&spec("g", cattle(3, json!({}))), false)
+        .await
+        .unwrap();
     converged(&mgr, "g").await;
     mgr.pause("g", "alice@host", "maintenance").await.unwrap();
     rig.cloud.kill(&rig.cloud.ids()[0]);
@@ -332,7 +381,10 @@ async fn a_paused_group_does_nothing_until_resumed() {
     let d = describe(&mgr, "g");
     assert_eq!(d.phase, Phase::Paused as i32);
     let p = d.paused.expect("describe says who paused it");
-    assert_eq!((p.by.as_str(), p.reason.as_str()), ("alice@host", "maintenance"));
+    assert_eq!(
+        (p.by.as_str(), p.reason.as_str()),
+        ("alice@host", "maintenance")
+    );
     // A paused group stays paused across a restart.
     assert!(rig.store.get("g").unwrap().state.paused.is_some());
     mgr.resume_group("g", "bob@host").await.unwrap();

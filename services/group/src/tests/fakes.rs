@@ -3,8 +3,8 @@
 //! replies, failures, hangs, listing outages; every call is recorded.
 
 use crate::ports::{
-    BoxFuture, ChangeStream, Clock, FlavorPort, InstancePort, Ports, Record, StorePort,
-    TokioClock, Verdict,
+    BoxFuture, ChangeStream, Clock, FlavorPort, InstancePort, Ports, Record, StorePort, TokioClock,
+    Verdict,
 };
 use infrakit_group_core::{Health, Time};
 use infrakit_model::{PluginName, tags};
@@ -187,7 +187,11 @@ impl InstancePort for FakePlugins {
         timeout: Duration,
     ) -> BoxFuture<'_, Result<String, Status>> {
         Box::pin(async move {
-            let token = spec.tags.get(tags::PROVISION_TOKEN).cloned().unwrap_or_default();
+            let token = spec
+                .tags
+                .get(tags::PROVISION_TOKEN)
+                .cloned()
+                .unwrap_or_default();
             self.record(Call::Provision {
                 token: token.clone(),
             });
@@ -328,8 +332,12 @@ impl FlavorPort for FakePlugins {
             });
             let b = self.cloud.behaviour("healthy", Some(&instance.id));
             let f = self.act(b, || {
-                self.cloud
-                    .with(|s| s.health.get(&instance.id).copied().unwrap_or(Health::Healthy))
+                self.cloud.with(|s| {
+                    s.health
+                        .get(&instance.id)
+                        .copied()
+                        .unwrap_or(Health::Healthy)
+                })
             });
             match tokio::time::timeout(timeout, f).await {
                 Ok(Ok(health)) => Verdict {
