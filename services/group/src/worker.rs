@@ -125,17 +125,19 @@ impl Worker {
         let (shared, generation) = self.snapshot().await;
         let cfg = self.mgr.config().clone();
         let t = self.ports.clock.now();
-        let seen = self
-            .observer
-            .observe(
-                &shared.spec,
-                (&*self.ports.instance, &*self.ports.flavor),
-                t,
-                cfg.health_every,
-                cfg.describe_timeout,
-            )
-            .await
-            .map(Arc::new);
+        // Observing has no side effect: a group being freed stops it at once.
+        let observing = self.observer.observe(
+            &shared.spec,
+            (&*self.ports.instance, &*self.ports.flavor),
+            t,
+            cfg.health_every,
+            cfg.describe_timeout,
+        );
+        let seen = tokio::select! {
+            biased;
+            () = self.g.stop.cancelled() => return Next::Stop,
+            seen = observing => seen.map(Arc::new),
+        };
         let g = Arc::clone(&self.g);
         let mut live = g.live.lock().await;
         if g.stop.is_cancelled() {

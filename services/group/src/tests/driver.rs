@@ -391,3 +391,41 @@ async fn a_paused_group_does_nothing_until_resumed() {
     eventually(5, "the group heals once resumed", || rig.cloud.count() == 3).await;
     assert!(describe(&mgr, "g").paused.is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn provisions_whose_outcome_is_unknown_are_sent_again_with_their_token() {
+    let rig = Rig::new();
+    rig.cloud.set(
+        "provision",
+        Behaviour {
+            fail: Some(Code::Unavailable),
+            ..Default::default()
+        },
+    );
+    let (mgr, shutdown) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(3, json!({}))), false)
+        .await
+        .unwrap();
+    sleep(0.5).await;
+    shutdown.trigger();
+    drop(mgr);
+    rig.cloud.set("provision", Behaviour::default()); // the plugin is back
+    let (mgr, _s) = controller(&rig).await;
+    eventually(
+        10,
+        "the restarted controller sends the same provisions again",
+        || describe(&mgr, "g").phase == Phase::Converged as i32,
+    )
+    .await;
+    let tokens: std::collections::HashSet<String> = rig
+        .cloud
+        .calls()
+        .into_iter()
+        .filter_map(|(_, c)| match c {
+            Call::Provision { token } => Some(token),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tokens.len(), 3, "one token per slot: {tokens:?}");
+    assert_eq!(rig.cloud.with(|s| s.created.len()), 3);
+}
