@@ -50,6 +50,8 @@ struct World {
     desired: Vec<(Time, u32)>,
     /// Health changes by instance: (time, health).
     health: HashMap<String, Vec<(Time, Health)>>,
+    /// Health faults to end: (when, instance).
+    recoveries: Vec<(Time, String)>,
     /// When the current listing outage started, if one is on.
     outage_since: Option<Time>,
     version: u32,
@@ -109,6 +111,7 @@ async fn run(seed: u64) -> Result<(), String> {
         desired: Vec::new(),
         health: HashMap::new(),
         outage_since: None,
+        recoveries: Vec::new(),
         version: 1,
     };
     let (mut mgr, mut shutdown) = controller(&w.rig).await;
@@ -218,27 +221,37 @@ impl World {
             let id = &ids[rng.below(ids.len() as u64) as usize];
             self.rig.cloud.kill(id);
         }
-        if !ids.is_empty() && rng.chance(0.02) {
-            let id = ids[rng.below(ids.len() as u64) as usize].clone();
-            let h = if rng.chance(0.5) {
-                Health::Unhealthy
-            } else {
-                Health::Healthy
-            };
-            self.rig.cloud.set_health(&id, h);
-            self.health.entry(id).or_default().push((now, h));
+        // Health faults come in episodes: unhealthy for 1 to 8 s, then healthy again (so
+        // verdicts often go stale right when a heal is due).
+        if !ids.is_empty() && self.rng.chance(0.02) {
+            let id = ids[self.rng.below(ids.len() as u64) as usize].clone();
+            let until = now.after(Duration::from_millis(1000 + self.rng.below(7000)));
+            self.set_health(&id, Health::Unhealthy, now);
+            self.recoveries.push((until, id));
+        }
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.recoveries)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.recoveries = later;
+        for (_, id) in due {
+            self.set_health(&id, Health::Healthy, now);
         }
         match self.outage_since {
-            None if rng.chance(0.002) => {
+            None if self.rng.chance(0.002) => {
                 self.outage_since = Some(now);
                 self.rig.cloud.describe_down.store(true, Ordering::SeqCst);
             }
-            Some(since) if now.since(since) > Duration::from_secs(20) && rng.chance(0.01) => {
+            Some(since) if now.since(since) > Duration::from_secs(20) && self.rng.chance(0.01) => {
                 self.outage_since = None;
                 self.rig.cloud.describe_down.store(false, Ordering::SeqCst);
             }
             _ => {}
         }
+    }
+
+    fn set_health(&mut self, id: &str, h: Health, now: Time) {
+        self.rig.cloud.set_health(id, h);
+        self.health.entry(id.to_string()).or_default().push((now, h));
     }
 
     /// The invariants, checked after every step.
