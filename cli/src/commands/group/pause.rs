@@ -61,15 +61,36 @@ pub(crate) async fn resume(ctx: &Context, name: &PluginName, id: &str) -> anyhow
     Ok(())
 }
 
-/// Who is calling: `$USER@hostname` (`$LOGNAME` when `USER` is unset).
+/// Who is calling: `$USER@hostname` (`$LOGNAME` when `USER` is unset, else the name of the
+/// process's user in `/etc/passwd`, as in a container or under cron).
 fn caller() -> String {
     let user = ["USER", "LOGNAME"]
         .iter()
-        .find_map(|k| std::env::var(k).ok());
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .or_else(user_of_this_process);
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok());
     caller_from(user, host)
+}
+
+/// The name of the user this process runs as (the owner of `/proc/self`), or its uid when
+/// `/etc/passwd` does not name it.
+fn user_of_this_process() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    Some(user_named(&passwd, uid).unwrap_or_else(|| format!("uid{uid}")))
+}
+
+/// The name of `uid` in `/etc/passwd` text (`name:x:uid:...` lines).
+pub(crate) fn user_named(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?.parse::<u32>().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    })
 }
 
 /// `user@host`, with `unknown` for a part that is missing or blank.

@@ -2,7 +2,7 @@ use super::super::commit::{self, Shown};
 use super::super::describe;
 use super::super::events::{render_event, render_events};
 use super::super::inspect::{render_inspect, render_ls, row};
-use super::super::pause::caller_from;
+use super::super::pause::{caller_from, user_named};
 use super::super::view::{event_line, progress_line};
 use super::super::wait::{Goal, Judge, Verdict, WaitError, human};
 use crate::output::Format;
@@ -398,6 +398,11 @@ fn the_caller_is_user_at_host() {
         "alice@ops-1"
     );
     assert_eq!(caller_from(None, Some(" ".into())), "unknown@unknown");
+    let passwd =
+        "root:x:0:0:root:/root:/bin/bash\n# comment\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+    assert_eq!(user_named(passwd, 1000).as_deref(), Some("alice"));
+    assert_eq!(user_named(passwd, 0).as_deref(), Some("root"));
+    assert_eq!(user_named(passwd, 7), None);
 }
 
 #[test]
