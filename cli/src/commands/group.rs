@@ -52,7 +52,7 @@ pub enum GroupCommand {
     /// Commit a group spec {"ID", "Properties"} (JSON or YAML): create the group or change it; prints the plan.
     #[command(visible_aliases = ["watch", "update"])]
     Commit(commit::CommitArgs),
-    /// Show a group's live status: phase, counts, update, last error, members, recent events.
+    /// Show a group's live status: phase, who paused it, counts, update, last error, members, recent events.
     Describe {
         /// The group [default: the plugin's subtype].
         id: Option<String>,
