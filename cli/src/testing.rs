@@ -204,6 +204,14 @@ pub(crate) struct GroupScript {
     pub(crate) commits: Vec<CommitGroupRequest>,
     /// The watches received.
     pub(crate) watches: Vec<WatchRequest>,
+    /// The SetSize calls received.
+    pub(crate) set_sizes: Vec<SetSizeRequest>,
+    /// The DestroyInstances calls received.
+    pub(crate) destroy_instances: Vec<DestroyInstancesRequest>,
+    /// The PauseGroup calls received.
+    pub(crate) pauses: Vec<PauseGroupRequest>,
+    /// The ResumeGroup calls received.
+    pub(crate) resumes: Vec<ResumeGroupRequest>,
 }
 
 /// A fake group plugin: CommitGroup refuses group `bad` with violations; calls about unknown
@@ -300,6 +308,7 @@ impl Group for FakeGroup {
     ) -> Result<Response<SetSizeResponse>, Status> {
         let req = req.into_inner();
         self.known(&req.id)?;
+        self.0.lock().unwrap().set_sizes.push(req.clone());
         Ok(Response::new(SetSizeResponse {
             previous: 5,
             size: req.size,
@@ -312,6 +321,7 @@ impl Group for FakeGroup {
     ) -> Result<Response<DestroyInstancesResponse>, Status> {
         let req = req.into_inner();
         self.known(&req.id)?;
+        self.0.lock().unwrap().destroy_instances.push(req.clone());
         Ok(Response::new(DestroyInstancesResponse {
             size: 5 - u32::try_from(req.instance_ids.len()).unwrap(),
             destroyed: req.instance_ids,
@@ -330,7 +340,9 @@ impl Group for FakeGroup {
         &self,
         req: Request<PauseGroupRequest>,
     ) -> Result<Response<PauseGroupResponse>, Status> {
-        self.known(&req.into_inner().id)?;
+        let req = req.into_inner();
+        self.known(&req.id)?;
+        self.0.lock().unwrap().pauses.push(req);
         Ok(Response::new(PauseGroupResponse {}))
     }
 
@@ -338,7 +350,9 @@ impl Group for FakeGroup {
         &self,
         req: Request<ResumeGroupRequest>,
     ) -> Result<Response<ResumeGroupResponse>, Status> {
-        self.known(&req.into_inner().id)?;
+        let req = req.into_inner();
+        self.known(&req.id)?;
+        self.0.lock().unwrap().resumes.push(req);
         Ok(Response::new(ResumeGroupResponse {}))
     }
 

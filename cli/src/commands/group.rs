@@ -1,18 +1,22 @@
-//! `ikctl group [--plugin NAME] commit|describe|inspect|ls|free|destroy|stop-update|set-size|
-//! destroy-instances|events`: drive a Group plugin.
+//! `ikctl group [--plugin NAME] commit|describe|inspect|ls|free|destroy|stop-update|pause|resume|
+//! set-size|destroy-instances|events`: drive a Group plugin.
 //!
 //! The plugin defaults to `group`. A name with a subtype (`group/workers`) reaches plugin
-//! `group`, and `workers` becomes the default group ID of the verbs that take one ID.
+//! `group`, and `workers` becomes the default group ID of every verb that takes one, as in
+//! InfraKit's `infrakit group/workers scale 5`.
 //!
 //! Layout: [`spec`] (the group spec file), [`view`] (what is printed for plans, status and
 //! events), one module per verb family ([`commit`], [`describe`], [`inspect`], [`ops`],
-//! [`events`]), and [`wait`] (following a group until it converges or is gone).
+//! [`pause`], [`events`]), [`args`] (the positional forms of `set-size` and
+//! `destroy-instances`), and [`wait`] (following a group until it converges or is gone).
 
+pub(crate) mod args;
 pub mod commit;
 pub mod describe;
 pub mod events;
 pub mod inspect;
 pub mod ops;
+pub(crate) mod pause;
 pub mod spec;
 pub mod view;
 pub mod wait;
@@ -48,7 +52,7 @@ pub enum GroupCommand {
     /// Commit a group spec {"ID", "Properties"} (JSON or YAML): create the group or change it; prints the plan.
     #[command(visible_aliases = ["watch", "update"])]
     Commit(commit::CommitArgs),
-    /// Show a group's live status: phase, counts, update, last error, members, recent events.
+    /// Show a group's live status: phase, who paused it, counts, update, last error, members, recent events.
     Describe {
         /// The group [default: the plugin's subtype].
         id: Option<String>,
@@ -88,21 +92,39 @@ pub enum GroupCommand {
         /// The group [default: the plugin's subtype].
         id: Option<String>,
     },
-    /// Change the size of a cattle group without rolling anything.
+    /// Stop all healing and updates of a group (nothing is created, destroyed or labelled) until `resume`.
+    Pause {
+        /// The group [default: the plugin's subtype].
+        id: Option<String>,
+        /// Why, shown by `describe` and in the group's events.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        reason: String,
+    },
+    /// Undo `pause`: the group heals and updates again.
+    Resume {
+        /// The group [default: the plugin's subtype].
+        id: Option<String>,
+    },
+    /// Print a group's size, or change the size of a cattle group without rolling anything.
+    ///
+    /// `scale ID` prints the size; `scale ID N` sets it. With `--plugin group/ID`, `scale`
+    /// prints the size of ID and `scale N` sets it.
     #[command(visible_alias = "scale")]
     SetSize {
-        /// The group.
-        id: String,
-        /// The new size.
-        size: u32,
+        /// The group [default: the plugin's subtype].
+        id: Option<String>,
+        /// The new size; without it, the current size is printed.
+        size: Option<u32>,
     },
     /// Destroy members of a group and shrink it by as many.
+    ///
+    /// `destroy-instances ID INSTANCE...`; with `--plugin group/ID`, every argument is an
+    /// instance of ID.
     DestroyInstances {
-        /// The group.
-        id: String,
-        /// The instances; each must be a member, or nothing is destroyed.
-        #[arg(required = true, value_name = "INSTANCE")]
-        instances: Vec<String>,
+        /// The group (unless `--plugin NAME/GROUP` names it), then the instances; each must be
+        /// a member, or nothing is destroyed.
+        #[arg(required = true, value_name = "[ID] INSTANCE")]
+        args: Vec<String>,
     },
     /// Print a group's recent events; with --follow, stream them until Ctrl-C.
     Events {
@@ -153,8 +175,16 @@ pub async fn run(
         GroupCommand::StopUpdate { id } => {
             ops::stop_update(ctx, &name, &group_id(id, &name)?).await
         }
-        GroupCommand::SetSize { id, size } => ops::set_size(ctx, &name, &id, size).await,
-        GroupCommand::DestroyInstances { id, instances } => {
+        GroupCommand::Pause { id, reason } => {
+            pause::pause(ctx, &name, &group_id(id, &name)?, &reason).await
+        }
+        GroupCommand::Resume { id } => pause::resume(ctx, &name, &group_id(id, &name)?).await,
+        GroupCommand::SetSize { id, size } => match args::scale(id, size, &name)? {
+            args::Scale::Show(id) => ops::show_size(ctx, &name, &id).await,
+            args::Scale::Set(id, size) => ops::set_size(ctx, &name, &id, size).await,
+        },
+        GroupCommand::DestroyInstances { args } => {
+            let (id, instances) = args::destroy_instances(args, &name)?;
             ops::destroy_instances(ctx, &name, &id, instances).await
         }
         GroupCommand::Events { id, follow } => {

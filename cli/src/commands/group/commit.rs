@@ -1,5 +1,9 @@
-//! `ikctl group commit FILE [--dry-run] [--wait]` (also `watch` and `update`): commit a group
-//! spec, print the plan, and optionally follow the group until it converges.
+//! `ikctl group commit FILE [--dry-run] [-v] [--wait]` (also `watch` and `update`): commit a
+//! group spec, print the plan, and optionally follow the group until it converges.
+//!
+//! By default the plan is InfraKit's one sentence alone (`Committing cattle would involve: ...`),
+//! so that scripts written for InfraKit that compare it keep working; `-v` adds the counts and
+//! the first steps, and `-o json|yaml` prints the whole plan.
 
 use super::spec::group_spec_from_json;
 use super::view::{PlanView, instance_cell, plan_view, short_hash};
@@ -22,6 +26,9 @@ pub struct CommitArgs {
     /// Only print what committing would involve; change nothing.
     #[arg(long, visible_alias = "pretend")]
     pub dry_run: bool,
+    /// Also print the plan's counts and its first steps.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Then follow the group until it converges (exit 0), fails, halts, or --timeout passes (exit 1; default 10m).
     #[arg(long, conflicts_with = "dry_run")]
     pub wait: bool,
@@ -63,7 +70,11 @@ pub async fn run(
         .await
         .map_err(target.error("Group/CommitGroup"))?
         .into_inner();
-    output::emit(&render(ctx.output, &id, args.dry_run, &resp)?)?;
+    let shown = Shown {
+        pretend: args.dry_run,
+        verbose: args.verbose,
+    };
+    output::emit(&render(ctx.output, &id, shown, &resp)?)?;
     if let Some(w) = waiting {
         let spec_hash = resp.plan.map(|p| p.spec_hash).unwrap_or_default();
         let goal = Goal::Converged { spec_hash };
@@ -73,13 +84,22 @@ pub async fn run(
     Ok(())
 }
 
+/// How a commit's outcome is printed in table mode.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Shown {
+    /// It was a dry run.
+    pub pretend: bool,
+    /// `-v`: the counts and the first steps too.
+    pub verbose: bool,
+}
+
 /// Renders the outcome of a commit: `Committed <id>: <summary>` (or `Committing <id> would
-/// involve: <summary>` for a dry run) followed by the counts and the first steps, indented; or
-/// a [`CommitView`].
+/// involve: <summary>` for a dry run), as InfraKit printed it; with `verbose`, followed by the
+/// counts and the first steps, indented. With `-o json|yaml`, a [`CommitView`].
 pub fn render(
     format: Format,
     id: &str,
-    pretend: bool,
+    shown: Shown,
     resp: &CommitGroupResponse,
 ) -> anyhow::Result<String> {
     let id = if resp.id.is_empty() { id } else { &resp.id };
@@ -87,16 +107,19 @@ pub fn render(
     if format != Format::Table {
         let view = CommitView {
             id: id.to_string(),
-            pretend,
+            pretend: shown.pretend,
             plan,
         };
         return output::structured(format, &view);
     }
-    let mut s = if pretend {
+    let mut s = if shown.pretend {
         format!("Committing {id} would involve: {}\n", plan.summary)
     } else {
         format!("Committed {id}: {}\n", plan.summary)
     };
+    if !shown.verbose {
+        return Ok(s);
+    }
     s.push_str(&format!(
         "  create {}, destroy {}, roll {}, keep {}; spec hash {}\n",
         plan.create,

@@ -1,6 +1,10 @@
 //! `ikctl group describe ID [-q]`: a group's live status, members and recent events.
+//!
+//! A paused group says who paused it, since when and why. When the latest listing of the
+//! members failed (`stale`), the members are shown as last seen, with the time of that listing
+//! and a LAST SEEN column: their health is as of then, not now.
 
-use super::view::{describe_view, instance_cell, or_dash, phase_name, short_hash};
+use super::view::{describe_view, instance_cell, or_dash, pause_text, phase_name, short_hash};
 use super::{client, group_error};
 use crate::context::Context;
 use crate::output::{self, Format};
@@ -21,8 +25,8 @@ pub async fn run(ctx: &Context, name: &PluginName, id: &str, quiet: bool) -> any
 }
 
 /// Renders `describe`: member IDs with `quiet`; a [`super::view::DescribeView`] for
-/// `-o json|yaml`; else a header block (phase, counts, hash, update, last error), the members
-/// and the recent events.
+/// `-o json|yaml`; else a header block (phase, who paused it, counts, hash, update, last error,
+/// whether the members are stale), the members and the recent events.
 pub fn render(format: Format, quiet: bool, d: &DescribeGroupResponse) -> anyhow::Result<String> {
     let mut instances: Vec<_> = d.instances.iter().collect();
     instances.sort_by(|a, b| (&a.logical_id, &a.id).cmp(&(&b.logical_id, &b.id)));
@@ -38,12 +42,17 @@ pub fn render(format: Format, quiet: bool, d: &DescribeGroupResponse) -> anyhow:
     let mut pairs = vec![
         ("id", d.id.clone()),
         ("phase", phase_name(d.phase).to_string()),
+    ];
+    if let Some(p) = &d.paused {
+        pairs.push(("paused", pause_text(p)));
+    }
+    pairs.extend([
         ("desired", d.desired.to_string()),
         ("actual", d.actual.to_string()),
         ("healthy", d.healthy.to_string()),
         ("up-to-date", d.up_to_date.to_string()),
         ("spec hash", short_hash(&d.spec_hash)),
-    ];
+    ]);
     if !d.message.is_empty() {
         pairs.push(("message", d.message.clone()));
     }
@@ -54,6 +63,9 @@ pub fn render(format: Format, quiet: bool, d: &DescribeGroupResponse) -> anyhow:
         let time = e.time.as_ref().map_or_else(|| "-".to_string(), rfc3339);
         pairs.push(("last error", format!("{time}  {}", e.message)));
     }
+    if d.stale {
+        pairs.push(("members", stale_text(d)));
+    }
     let mut s = output::key_values(&pairs);
     let rows: Vec<Vec<String>> = instances
         .iter()
@@ -63,21 +75,30 @@ pub fn render(format: Format, quiet: bool, d: &DescribeGroupResponse) -> anyhow:
                 (h, "") | (h @ "healthy", _) => h.to_string(),
                 (h, why) => format!("{h}: {why}"),
             };
-            vec![
+            let mut row = vec![
                 i.id.clone(),
                 or_dash(&i.logical_id),
                 short_hash(&i.spec_hash),
                 if i.up_to_date { "yes" } else { "no" }.to_string(),
                 health,
                 or_dash(&i.state),
-            ]
+            ];
+            if d.stale {
+                row.push(
+                    i.last_seen
+                        .as_ref()
+                        .map_or_else(|| "-".to_string(), rfc3339),
+                );
+            }
+            row
         })
         .collect();
+    let mut headers = vec!["ID", "LOGICAL", "HASH", "UP-TO-DATE", "HEALTH", "STATE"];
+    if d.stale {
+        headers.push("LAST SEEN");
+    }
     s.push('\n');
-    s.push_str(&output::table(
-        &["ID", "LOGICAL", "HASH", "UP-TO-DATE", "HEALTH", "STATE"],
-        &rows,
-    ));
+    s.push_str(&output::table(&headers, &rows));
     if !d.recent_events.is_empty() {
         let rows: Vec<Vec<String>> = d
             .recent_events
@@ -98,6 +119,18 @@ pub fn render(format: Format, quiet: bool, d: &DescribeGroupResponse) -> anyhow:
         ));
     }
     Ok(s)
+}
+
+/// The members row of a stale status: when they were last listed, and that their health is
+/// as of then.
+fn stale_text(d: &DescribeGroupResponse) -> String {
+    match &d.observed_at {
+        Some(t) => format!(
+            "as last seen at {} (the instance plugin cannot be listed now; health as of then)",
+            rfc3339(t)
+        ),
+        None => "never listed (the instance plugin cannot be listed now)".to_string(),
+    }
 }
 
 /// The update row: `7/10 to <hash> from <hash>, deadline <time>` plus `rollback` and why it is

@@ -1,5 +1,5 @@
 //! The verbs that change a group without a spec: `free`, `destroy [--wait]`, `stop-update`,
-//! `set-size`, `destroy-instances`.
+//! `set-size` (which also prints the size), `destroy-instances`.
 
 use super::wait::{self, Goal};
 use super::{Waiting, client, group_error};
@@ -7,8 +7,8 @@ use crate::context::Context;
 use crate::output::{self, Format};
 use infrakit_model::PluginName;
 use infrakit_spi::group::v1::{
-    DestroyGroupRequest, DestroyInstancesRequest, FreeGroupRequest, SetSizeRequest,
-    StopUpdateRequest,
+    DescribeGroupRequest, DestroyGroupRequest, DestroyInstancesRequest, FreeGroupRequest,
+    SetSizeRequest, StopUpdateRequest,
 };
 use serde_json::json;
 
@@ -70,6 +70,27 @@ pub async fn stop_update(ctx: &Context, name: &PluginName, id: &str) -> anyhow::
         ctx.output,
         format!("Paused the update of {id}; healing goes on; commit again to resume"),
         json!({"id": id, "paused": true}),
+    )?;
+    output::emit(&text)?;
+    Ok(())
+}
+
+/// Runs `ikctl group set-size ID` without a size: prints `Group <id> at <size> instances`, as
+/// InfraKit's `scale` did. The size is the desired count DescribeGroup reports (for pets, the
+/// number of logical IDs).
+pub async fn show_size(ctx: &Context, name: &PluginName, id: &str) -> anyhow::Result<()> {
+    let target = ctx.dial(name).await?;
+    let req = DescribeGroupRequest { id: id.to_string() };
+    let size = client(&target)
+        .describe_group(ctx.request(req))
+        .await
+        .map_err(group_error(&target, "Group/DescribeGroup", id))?
+        .into_inner()
+        .desired;
+    let text = render(
+        ctx.output,
+        format!("Group {id} at {size} instances"),
+        json!({"id": id, "size": size}),
     )?;
     output::emit(&text)?;
     Ok(())

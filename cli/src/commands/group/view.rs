@@ -3,8 +3,8 @@
 
 use crate::timestamp::{rfc3339, rfc3339_opt};
 use infrakit_spi::group::v1::{
-    DescribeGroupResponse, ErrorInfo, GroupEvent, InstanceStatus, Phase, Plan, PlannedAction,
-    UpdateProgress,
+    DescribeGroupResponse, ErrorInfo, GroupEvent, InstanceStatus, PauseInfo, Phase, Plan,
+    PlannedAction, UpdateProgress,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -64,6 +64,12 @@ pub struct DescribeView {
     pub converged: bool,
     /// What the controller is doing or waiting for.
     pub message: String,
+    /// Who paused the group (`ikctl group pause`), since when and why; `null` when not paused.
+    pub paused: Option<PauseView>,
+    /// When the members were listed (RFC 3339), or `null`.
+    pub observed_at: Option<String>,
+    /// True when the latest listing failed: the members are shown as last seen at `observed_at`.
+    pub stale: bool,
     /// The members.
     pub instances: Vec<InstanceView>,
     /// The rolling update in progress, or `null`.
@@ -74,7 +80,19 @@ pub struct DescribeView {
     pub recent_events: Vec<EventView>,
 }
 
-/// One member: `{id, logical_id, spec_hash, up_to_date, health, health_reason, state, tags}`.
+/// Who paused a group: `{by, since, reason}`.
+#[derive(Debug, Serialize)]
+pub struct PauseView {
+    /// Who paused it (`user@host`).
+    pub by: String,
+    /// When (RFC 3339), or `null`.
+    pub since: Option<String>,
+    /// Why, or `null`.
+    pub reason: Option<String>,
+}
+
+/// One member: `{id, logical_id, spec_hash, up_to_date, health, health_reason, state,
+/// last_seen, tags}`.
 #[derive(Debug, Serialize)]
 pub struct InstanceView {
     /// The instance ID.
@@ -91,6 +109,8 @@ pub struct InstanceView {
     pub health_reason: Option<String>,
     /// The provider's lifecycle state, or `null`.
     pub state: Option<String>,
+    /// When its instance plugin last listed it (RFC 3339), or `null`.
+    pub last_seen: Option<String>,
     /// The tags, sorted.
     pub tags: BTreeMap<String, String>,
 }
@@ -213,6 +233,9 @@ pub fn describe_view(d: &DescribeGroupResponse) -> DescribeView {
         spec_hash: d.spec_hash.clone(),
         converged: d.converged,
         message: d.message.clone(),
+        paused: d.paused.as_ref().map(pause_view),
+        observed_at: rfc3339_opt(d.observed_at.as_ref()),
+        stale: d.stale,
         instances: d.instances.iter().map(instance_view).collect(),
         update: d.update.as_ref().map(update_view),
         last_error: d.last_error.as_ref().map(error_view),
@@ -229,8 +252,34 @@ fn instance_view(i: &InstanceStatus) -> InstanceView {
         health: i.health.clone(),
         health_reason: nonempty(&i.health_reason),
         state: nonempty(&i.state),
+        last_seen: rfc3339_opt(i.last_seen.as_ref()),
         tags: i.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
     }
+}
+
+fn pause_view(p: &PauseInfo) -> PauseView {
+    PauseView {
+        by: p.by.clone(),
+        since: rfc3339_opt(p.since.as_ref()),
+        reason: nonempty(&p.reason),
+    }
+}
+
+/// The `paused` line: `by alice@host since <time>: <reason>`.
+pub fn pause_text(p: &PauseInfo) -> String {
+    let by = if p.by.is_empty() {
+        "an unnamed caller"
+    } else {
+        &p.by
+    };
+    let mut s = format!("by {by}");
+    if let Some(t) = &p.since {
+        s.push_str(&format!(" since {}", rfc3339(t)));
+    }
+    if !p.reason.is_empty() {
+        s.push_str(&format!(": {}", p.reason));
+    }
+    s
 }
 
 fn update_view(u: &UpdateProgress) -> UpdateView {

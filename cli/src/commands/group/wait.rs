@@ -8,7 +8,7 @@
 //! Progress goes to stderr: one line redrawn in place on a terminal ([`Live`]), plain lines
 //! otherwise ([`Plain`]: one per change of phase or counts, plus every event).
 
-use super::view::{event_line, progress_line};
+use super::view::{event_line, pause_text, progress_line};
 use super::{NoGroup, Waiting, client};
 use crate::context::Target;
 use crate::rpc::{Failure, classify};
@@ -60,6 +60,14 @@ pub enum WaitError {
         id: String,
         /// Why.
         reason: String,
+    },
+    /// The group is paused (`ikctl group pause`): it will not converge until resumed.
+    #[error("group {id:?} is paused {how}; `ikctl group resume {id}` lets it converge")]
+    Paused {
+        /// The group.
+        id: String,
+        /// By whom, since when, why.
+        how: String,
     },
     /// The group is being destroyed while waiting for it to converge.
     #[error("group {id:?} is being destroyed")]
@@ -122,6 +130,10 @@ impl Judge {
             return Verdict::Wait;
         };
         let id = d.id.clone();
+        if let Some(p) = &d.paused {
+            let how = pause_text(p);
+            return self.strike(WaitError::Paused { id, how });
+        }
         match Phase::try_from(d.phase).unwrap_or(Phase::Unspecified) {
             Phase::Converged => {
                 self.strikes = 0;

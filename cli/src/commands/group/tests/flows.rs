@@ -11,7 +11,7 @@ use clap::Parser;
 use infrakit_model::PluginName;
 use infrakit_runtime::dial::DialOptions;
 use infrakit_spi::group::v1::{
-    DescribeGroupResponse, ErrorInfo, GroupSpec, Phase, Plan, WatchRequest,
+    DescribeGroupResponse, ErrorInfo, GroupSpec, PauseInfo, Phase, Plan, WatchRequest,
 };
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -425,5 +425,123 @@ fn events_follow_replays_and_streams_until_the_stream_ends() {
             id: "cattle".into(),
             replay: true
         })
+    );
+}
+
+#[test]
+fn every_verb_takes_the_group_from_the_plugin_name() {
+    let (dir, _server, script) = start(vec![at(Phase::Converged, 3, 3, 3)]);
+    for args in [
+        &["group", "-p", "group/cattle", "scale", "5"][..],
+        &["group", "-p", "group/cattle", "scale"],
+        &["group", "-p", "group/cattle", "set-size", "cattle", "4"],
+        &[
+            "group",
+            "-p",
+            "group/cattle",
+            "destroy-instances",
+            "i-1",
+            "i-2",
+        ],
+        &["group", "-p", "group/cattle", "pause"],
+        &["group", "-p", "group/cattle", "resume"],
+        &["group", "-p", "group/cattle", "stop-update"],
+        &["group", "-p", "group/cattle", "describe"],
+        &["group", "-p", "group/cattle", "events"],
+        &["group", "-p", "group/cattle", "free"],
+        &["group", "-p", "group/cattle", "destroy"],
+    ] {
+        run_cli(dir.path(), args).unwrap_or_else(|e| panic!("{args:?}: {e:#}"));
+    }
+    let s = script.lock().unwrap();
+    let sizes: Vec<(&str, u32)> = s
+        .set_sizes
+        .iter()
+        .map(|r| (r.id.as_str(), r.size))
+        .collect();
+    assert_eq!(
+        sizes,
+        [("cattle", 5), ("cattle", 4)],
+        "scale alone only reads"
+    );
+    assert_eq!(s.destroy_instances.len(), 1);
+    assert_eq!(s.destroy_instances[0].id, "cattle");
+    assert_eq!(s.destroy_instances[0].instance_ids, ["i-1", "i-2"]);
+    assert_eq!(s.pauses.len(), 1);
+    assert_eq!(s.resumes.len(), 1);
+}
+
+#[test]
+fn scale_without_a_size_reads_and_changes_nothing() {
+    let (dir, _server, script) = start(vec![at(Phase::Converged, 3, 3, 3)]);
+    run_cli(dir.path(), &["group", "scale", "cattle"]).unwrap();
+    run_cli(dir.path(), &["group", "scale", "cattle", "-o", "json"]).unwrap();
+    assert!(script.lock().unwrap().set_sizes.is_empty());
+    let err = run_cli(dir.path(), &["group", "scale", "x"]).unwrap_err();
+    assert_eq!(messages(&err), ["error: no group \"x\""]);
+    let err = run_cli(dir.path(), &["group", "scale"]).unwrap_err();
+    assert_eq!(code_of(&err), Code::Usage);
+}
+
+#[test]
+fn pause_names_the_caller_and_the_reason() {
+    let (dir, _server, script) = start(vec![]);
+    run_cli(
+        dir.path(),
+        &["group", "pause", "cattle", "--reason", "kernel upgrade"],
+    )
+    .unwrap();
+    run_cli(dir.path(), &["group", "resume", "cattle"]).unwrap();
+    let s = script.lock().unwrap();
+    let pause = &s.pauses[0];
+    assert_eq!(
+        (pause.id.as_str(), pause.reason.as_str()),
+        ("cattle", "kernel upgrade")
+    );
+    let (user, host) = pause.by.split_once('@').expect("user@host");
+    assert!(!user.is_empty() && !host.is_empty(), "{}", pause.by);
+    assert_eq!(s.resumes[0].id, "cattle");
+    assert_eq!(s.resumes[0].by, pause.by);
+    drop(s);
+    let err = run_cli(dir.path(), &["group", "pause", "x"]).unwrap_err();
+    assert_eq!(messages(&err), ["error: no group \"x\""]);
+    let err = run_cli(dir.path(), &["group", "resume"]).unwrap_err();
+    assert_eq!(code_of(&err), Code::Usage);
+}
+
+#[test]
+fn commit_wait_on_a_paused_group_exits_1_naming_who_paused_it() {
+    let mut paused = at(Phase::Paused, 0, 0, 0);
+    if let Some(d) = paused.as_mut() {
+        d.paused = Some(PauseInfo {
+            by: "alice@ops-1".into(),
+            since: None,
+            reason: String::new(),
+        });
+    }
+    let (dir, _server, _script) = start(vec![paused]);
+    let spec = dir.path().join("cattle.json");
+    std::fs::write(
+        &spec,
+        r#"{"ID": "cattle", "Properties": {"Allocation": {"Size": 3}}}"#,
+    )
+    .unwrap();
+    let err = run_cli(
+        dir.path(),
+        &[
+            "group",
+            "commit",
+            spec.to_str().unwrap(),
+            "--wait",
+            "--timeout",
+            "20s",
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(
+        messages(&err),
+        [
+            "error: group \"cattle\" is paused by alice@ops-1; `ikctl group resume cattle` lets it converge"
+        ]
     );
 }

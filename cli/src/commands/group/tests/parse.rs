@@ -99,14 +99,23 @@ fn aliases_and_arguments_of_the_other_verbs() {
     let (_, g) = parse(&["group", "unwatch", "cattle"]);
     assert!(matches!(g.command, GroupCommand::Free { .. }));
     let (_, g) = parse(&["group", "scale", "cattle", "10"]);
-    assert!(matches!(g.command, GroupCommand::SetSize { size: 10, .. }));
+    assert!(matches!(
+        g.command,
+        GroupCommand::SetSize { size: Some(10), .. }
+    ));
     let (_, g) = parse(&["group", "stop-update", "cattle"]);
     assert!(matches!(g.command, GroupCommand::StopUpdate { .. }));
     let (_, g) = parse(&["group", "destroy-instances", "cattle", "i-1", "i-2"]);
-    let GroupCommand::DestroyInstances { id, instances } = g.command else {
+    let GroupCommand::DestroyInstances { args } = g.command else {
         panic!("not destroy-instances");
     };
-    assert_eq!((id.as_str(), instances.len()), ("cattle", 2));
+    assert_eq!(args, ["cattle", "i-1", "i-2"]);
+    let (_, g) = parse(&["group", "pause", "cattle", "--reason", "kernel upgrade"]);
+    assert!(
+        matches!(g.command, GroupCommand::Pause { id: Some(ref id), ref reason } if id == "cattle" && reason == "kernel upgrade")
+    );
+    let (_, g) = parse(&["group", "-p", "group/cattle", "resume"]);
+    assert!(matches!(g.command, GroupCommand::Resume { id: None }));
     let (_, g) = parse(&["group", "events", "cattle", "-f"]);
     assert!(matches!(
         g.command,
@@ -114,7 +123,60 @@ fn aliases_and_arguments_of_the_other_verbs() {
     ));
     let (_, g) = parse(&["group", "inspect"]);
     assert!(matches!(g.command, GroupCommand::Inspect { id: None }));
-    usage_error(&["group", "destroy-instances", "cattle"]);
+    usage_error(&["group", "destroy-instances"]);
     usage_error(&["group", "set-size", "cattle", "-1"]);
-    usage_error(&["group", "set-size", "cattle"]);
+    usage_error(&["group", "set-size", "cattle", "ten"]);
+    usage_error(&["group", "set-size", "cattle", "10", "11"]);
+}
+
+#[test]
+fn commit_prints_the_counts_and_steps_only_when_verbose() {
+    let (_, g) = parse(&["group", "commit", "f.json", "--pretend"]);
+    assert!(matches!(g.command, GroupCommand::Commit(c) if !c.verbose));
+    let (_, g) = parse(&["group", "commit", "f.json", "--pretend", "-v"]);
+    assert!(matches!(g.command, GroupCommand::Commit(c) if c.verbose));
+}
+
+#[test]
+fn scale_takes_the_group_from_the_plugin_name_as_infrakit_did() {
+    use args::{Scale, scale};
+    let plain = PluginName::parse("group").unwrap();
+    let named = PluginName::parse("group/cattle").unwrap();
+    let cases = [
+        (Some("web"), Some(5), &plain, Scale::Set("web".into(), 5)),
+        (Some("web"), None, &plain, Scale::Show("web".into())),
+        (None, None, &named, Scale::Show("cattle".into())),
+        (Some("5"), None, &named, Scale::Set("cattle".into(), 5)),
+        (Some("web"), None, &named, Scale::Show("web".into())),
+        (Some("web"), Some(2), &named, Scale::Set("web".into(), 2)),
+        (Some("+5"), None, &named, Scale::Show("+5".into())),
+    ];
+    for (id, size, name, want) in cases {
+        assert_eq!(
+            scale(id.map(str::to_string), size, name).unwrap(),
+            want,
+            "{id:?} {size:?} {name}"
+        );
+    }
+    let err = scale(None, None, &plain).unwrap_err();
+    assert_eq!(code_of(&err), Code::Usage);
+}
+
+#[test]
+fn destroy_instances_takes_the_group_from_the_plugin_name_as_infrakit_did() {
+    use args::destroy_instances;
+    let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let plain = PluginName::parse("group").unwrap();
+    let named = PluginName::parse("group/cattle").unwrap();
+    assert_eq!(
+        destroy_instances(v(&["web", "i-1", "i-2"]), &plain).unwrap(),
+        ("web".to_string(), v(&["i-1", "i-2"]))
+    );
+    assert_eq!(
+        destroy_instances(v(&["i-1", "i-2"]), &named).unwrap(),
+        ("cattle".to_string(), v(&["i-1", "i-2"]))
+    );
+    let err = destroy_instances(v(&["i-1"]), &plain).unwrap_err();
+    assert_eq!(code_of(&err), Code::Usage);
+    assert!(err.to_string().contains("--plugin group/ID"), "{err}");
 }

@@ -1,13 +1,14 @@
-use super::super::commit;
+use super::super::commit::{self, Shown};
 use super::super::describe;
 use super::super::events::{render_event, render_events};
 use super::super::inspect::{render_inspect, render_ls, row};
+use super::super::pause::{caller_from, user_named};
 use super::super::view::{event_line, progress_line};
 use super::super::wait::{Goal, Judge, Verdict, WaitError, human};
 use crate::output::Format;
 use infrakit_spi::group::v1::{
     CommitGroupResponse, DescribeGroupResponse, ErrorInfo, GroupEvent, GroupSpec, InstanceStatus,
-    Phase, Plan, PlannedAction, UpdateProgress,
+    PauseInfo, Phase, Plan, PlannedAction, UpdateProgress,
 };
 use prost_types::Timestamp;
 use serde_json::{Value, json};
@@ -49,7 +50,7 @@ fn member(id: &str, hash: &str, health: &str, reason: &str, state: &str) -> Inst
         health_reason: reason.into(),
         tags: [("infrakit.group".to_string(), "cattle".to_string())].into(),
         state: state.into(),
-        ..Default::default()
+        last_seen: ts(T0, 120),
     }
 }
 
@@ -88,6 +89,7 @@ fn status() -> DescribeGroupResponse {
         }),
         converged: false,
         message: String::new(),
+        observed_at: ts(T0, 120),
         ..Default::default()
     }
 }
@@ -119,13 +121,47 @@ fn plan() -> Plan {
 }
 
 #[test]
-fn a_dry_run_prints_the_original_sentence_then_counts_and_steps() {
+fn a_dry_run_prints_the_original_sentence_alone() {
     let resp = CommitGroupResponse {
         id: "cattle".into(),
         plan: Some(plan()),
     };
+    let pretend = Shown {
+        pretend: true,
+        verbose: false,
+    };
     assert_eq!(
-        commit::render(Format::Table, "cattle", true, &resp).unwrap(),
+        commit::render(Format::Table, "cattle", pretend, &resp).unwrap(),
+        "Committing cattle would involve: Performing a rolling update on 5 instances, then adding 5 instances to increase the group size to 10\n"
+    );
+    let noop = CommitGroupResponse {
+        id: String::new(),
+        plan: Some(Plan {
+            summary: "Noop".into(),
+            keep: 5,
+            spec_hash: HASH.into(),
+            noop: true,
+            ..Plan::default()
+        }),
+    };
+    assert_eq!(
+        commit::render(Format::Table, "cattle", Shown::default(), &noop).unwrap(),
+        "Committed cattle: Noop\n"
+    );
+}
+
+#[test]
+fn a_verbose_commit_adds_the_counts_and_the_first_steps() {
+    let resp = CommitGroupResponse {
+        id: "cattle".into(),
+        plan: Some(plan()),
+    };
+    let verbose = Shown {
+        pretend: true,
+        verbose: true,
+    };
+    assert_eq!(
+        commit::render(Format::Table, "cattle", verbose, &resp).unwrap(),
         "Committing cattle would involve: Performing a rolling update on 5 instances, then adding 5 instances to increase the group size to 10\n\
          \x20 create 5, destroy 0, roll 5, keep 0; spec hash ruf47dnc2pc5\n\
          \x20 KIND       INSTANCE    REASON\n\
@@ -142,8 +178,12 @@ fn a_dry_run_prints_the_original_sentence_then_counts_and_steps() {
             ..Plan::default()
         }),
     };
+    let verbose = Shown {
+        pretend: false,
+        verbose: true,
+    };
     assert_eq!(
-        commit::render(Format::Table, "cattle", false, &noop).unwrap(),
+        commit::render(Format::Table, "cattle", verbose, &noop).unwrap(),
         "Committed cattle: Noop\n  create 0, destroy 0, roll 0, keep 5; spec hash ruf47dnc2pc5\n"
     );
 }
@@ -154,9 +194,10 @@ fn commit_json_has_the_plan_with_its_actions() {
         id: "cattle".into(),
         plan: Some(plan()),
     };
-    let v: Value =
-        serde_json::from_str(&commit::render(Format::Json, "cattle", false, &resp).unwrap())
-            .unwrap();
+    let v: Value = serde_json::from_str(
+        &commit::render(Format::Json, "cattle", Shown::default(), &resp).unwrap(),
+    )
+    .unwrap();
     assert_eq!(v["id"], "cattle");
     assert_eq!(v["pretend"], false);
     assert_eq!(
@@ -174,7 +215,11 @@ fn commit_json_has_the_plan_with_its_actions() {
     ] {
         assert!(v["plan"].get(k).is_some(), "{k} in {v}");
     }
-    let y = commit::render(Format::Yaml, "cattle", true, &resp).unwrap();
+    let pretend = Shown {
+        pretend: true,
+        verbose: false,
+    };
+    let y = commit::render(Format::Yaml, "cattle", pretend, &resp).unwrap();
     assert!(y.contains("pretend: true"), "{y}");
 }
 
@@ -223,15 +268,26 @@ fn describe_json_has_the_documented_fields() {
         "update",
         "last_error",
         "recent_events",
+        "paused",
+        "observed_at",
+        "stale",
     ] {
         assert!(v.get(k).is_some(), "{k} in {v}");
     }
     assert_eq!(v["phase"], "updating");
     assert_eq!(
+        (&v["paused"], &v["stale"], &v["observed_at"]),
+        (
+            &Value::Null,
+            &json!(false),
+            &json!("2026-11-25T07:12:03.120Z")
+        )
+    );
+    assert_eq!(
         v["instances"][1],
         json!({"id": "instance-2", "logical_id": null, "spec_hash": OLD, "up_to_date": false,
                "health": "unhealthy", "health_reason": "no heartbeat", "state": "running",
-               "tags": {"infrakit.group": "cattle"}})
+               "last_seen": "2026-11-25T07:12:03.120Z", "tags": {"infrakit.group": "cattle"}})
     );
     assert_eq!(v["last_error"]["time"], "2026-11-25T07:12:03.120Z");
     assert_eq!(v["update"]["deadline"], "2026-11-25T07:22:03.000Z");
@@ -246,6 +302,107 @@ fn describe_json_has_the_documented_fields() {
         (&v["phase"], &v["update"], &v["last_error"]),
         (&json!("unspecified"), &Value::Null, &Value::Null)
     );
+}
+
+#[test]
+fn describe_says_who_paused_a_group_since_when_and_why() {
+    let mut d = status();
+    d.phase = Phase::Paused as i32;
+    d.update = None;
+    d.last_error = None;
+    d.recent_events.clear();
+    d.instances.truncate(1);
+    d.paused = Some(PauseInfo {
+        by: "alice@ops-1".into(),
+        since: ts(T0, 120),
+        reason: "kernel upgrade".into(),
+    });
+    assert_eq!(
+        describe::render(Format::Table, false, &d).unwrap(),
+        "ID          cattle\n\
+         PHASE       paused\n\
+         PAUSED      by alice@ops-1 since 2026-11-25T07:12:03.120Z: kernel upgrade\n\
+         DESIRED     3\n\
+         ACTUAL      3\n\
+         HEALTHY     2\n\
+         UP-TO-DATE  1\n\
+         SPEC HASH   ruf47dnc2pc5\n\
+         \n\
+         ID          LOGICAL  HASH          UP-TO-DATE  HEALTH                   STATE\n\
+         instance-2  -        y23ckqyrpkq0  no          unhealthy: no heartbeat  running\n"
+    );
+    let v: Value =
+        serde_json::from_str(&describe::render(Format::Json, false, &d).unwrap()).unwrap();
+    assert_eq!(
+        v["paused"],
+        json!({"by": "alice@ops-1", "since": "2026-11-25T07:12:03.120Z", "reason": "kernel upgrade"})
+    );
+    d.paused = Some(PauseInfo::default());
+    let text = describe::render(Format::Table, false, &d).unwrap();
+    assert!(
+        text.contains("PAUSED      by an unnamed caller\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_stale_describe_shows_the_members_as_last_seen() {
+    let mut d = status();
+    d.phase = Phase::Degraded as i32;
+    d.update = None;
+    d.recent_events.clear();
+    d.stale = true;
+    d.observed_at = ts(T0 - 60, 0);
+    d.instances.truncate(2);
+    d.instances[0].last_seen = ts(T0 - 60, 0);
+    d.instances[1].last_seen = None;
+    assert_eq!(
+        describe::render(Format::Table, false, &d).unwrap(),
+        "ID          cattle\n\
+         PHASE       degraded\n\
+         DESIRED     3\n\
+         ACTUAL      3\n\
+         HEALTHY     2\n\
+         UP-TO-DATE  1\n\
+         SPEC HASH   ruf47dnc2pc5\n\
+         LAST ERROR  2026-11-25T07:12:03.120Z  provision failed: disk full\n\
+         MEMBERS     as last seen at 2026-11-25T07:11:03.000Z (the instance plugin cannot be listed now; health as of then)\n\
+         \n\
+         ID          LOGICAL  HASH          UP-TO-DATE  HEALTH                   STATE    LAST SEEN\n\
+         instance-1  -        ruf47dnc2pc5  yes         healthy                  running  -\n\
+         instance-2  -        y23ckqyrpkq0  no          unhealthy: no heartbeat  running  2026-11-25T07:11:03.000Z\n"
+    );
+    let v: Value =
+        serde_json::from_str(&describe::render(Format::Json, false, &d).unwrap()).unwrap();
+    assert_eq!(
+        (&v["stale"], &v["observed_at"]),
+        (&json!(true), &json!("2026-11-25T07:11:03.000Z"))
+    );
+    assert_eq!(
+        v["instances"][0]["last_seen"],
+        Value::Null,
+        "instance-1, sorted first"
+    );
+    d.observed_at = None;
+    let text = describe::render(Format::Table, false, &d).unwrap();
+    assert!(
+        text.contains("MEMBERS     never listed (the instance plugin cannot be listed now)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_caller_is_user_at_host() {
+    assert_eq!(
+        caller_from(Some("alice".into()), Some("ops-1\n".into())),
+        "alice@ops-1"
+    );
+    assert_eq!(caller_from(None, Some(" ".into())), "unknown@unknown");
+    let passwd =
+        "root:x:0:0:root:/root:/bin/bash\n# comment\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+    assert_eq!(user_named(passwd, 1000).as_deref(), Some("alice"));
+    assert_eq!(user_named(passwd, 0).as_deref(), Some("root"));
+    assert_eq!(user_named(passwd, 7), None);
 }
 
 #[test]
@@ -419,6 +576,32 @@ fn the_judge_gives_up_on_a_failing_or_halted_group_seen_twice() {
         e.to_string(),
         "the update of group \"cattle\" is paused: instance-4 not healthy within 5m"
     );
+}
+
+#[test]
+fn the_judge_gives_up_on_a_paused_group_seen_twice() {
+    let mut paused = converged(OLD);
+    paused.phase = Phase::Paused as i32;
+    paused.paused = Some(PauseInfo {
+        by: "alice@ops-1".into(),
+        since: ts(T0, 0),
+        reason: "kernel upgrade".into(),
+    });
+    let mut j = Judge::new(Goal::Converged {
+        spec_hash: HASH.into(),
+    });
+    assert!(matches!(j.describe(&paused), Verdict::Wait));
+    let Verdict::Fail(e) = j.describe(&paused) else {
+        panic!("not paused");
+    };
+    assert_eq!(
+        e.to_string(),
+        "group \"cattle\" is paused by alice@ops-1 since 2026-11-25T07:12:03.000Z: kernel upgrade; \
+         `ikctl group resume cattle` lets it converge"
+    );
+    let mut gone = Judge::new(Goal::Gone);
+    assert!(matches!(gone.describe(&paused), Verdict::Wait));
+    assert!(matches!(gone.describe(&paused), Verdict::Wait));
 }
 
 #[test]
