@@ -27,8 +27,10 @@
 //!   "short circuit", with the counts and the fix: so many failures at once usually mean a
 //!   broken health check or network, which replacing machines does not fix (Cluster API's
 //!   short-circuit). It holds (recorded in `RemediationRecord::short_circuit`) until every
-//!   member is available again or a commit clears it, so the members left in place are not
-//!   replaced later, while the fault lasts or when it clears. A commit keeps the count of
+//!   member is available again, a commit clears it, or the members unhealthy now plus those
+//!   replaced since the group was last all available fit the cap again (part of the cause was
+//!   fixed); so the rest of a mass failure is not replaced in a second wave once the first
+//!   wave's replacements are up. A commit keeps the count of
 //!   replacements in flight.
 //! - Below the cap, the instances replaced at once plus those in flight never exceed it.
 //! - Waves of replacements while the group has not been all healthy in between are spaced by
@@ -85,6 +87,15 @@ pub(crate) fn heal(view: &View<'_>, record: &mut RemediationRecord, draft: &mut 
     }
     if n + t.in_flight > cap && record.short_circuit.is_none() {
         record.short_circuit = Some(view.now);
+    }
+    // It also ends when what is unhealthy now, with every replacement made since the group was
+    // last all available, fits the cap again: the operator fixed part of the cause. A second
+    // wave of a mass failure (its first wave's replacements now available) does not fit.
+    if record.short_circuit.is_some()
+        && n + t.in_flight <= cap
+        && n + record.replaced as usize <= cap
+    {
+        record.short_circuit = None;
     }
     if let Some(since) = record.short_circuit {
         return note(
