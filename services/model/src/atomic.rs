@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const PRIVATE: u32 = 0o600;
 
 /// What every temporary file name holds (after a leading dot and the target's name).
-pub const TEMP_MARK: &str = ".tmp-";
+pub const TEMP_MARK: &str = ".infrakit-tmp-";
 
 /// A write that failed: what was being done, to which path, and why.
 #[derive(Debug)]
@@ -256,11 +256,11 @@ mod tests {
     #[test]
     fn leftovers_are_recognised_and_removed() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join(".a.json.tmp-1-2-3"), "x").unwrap();
+        std::fs::write(d.path().join(".a.json.infrakit-tmp-1-2-3"), "x").unwrap();
         std::fs::write(d.path().join("a.json"), "x").unwrap();
         std::fs::write(d.path().join(".hidden"), "x").unwrap();
-        assert!(is_temp_name(".a.json.tmp-1-2-3"));
-        assert!(!is_temp_name("a.json.tmp-1"));
+        assert!(is_temp_name(".a.json.infrakit-tmp-1-2-3"));
+        assert!(!is_temp_name("a.json.infrakit-tmp-1") && !is_temp_name(".a.json.tmp-1"));
         assert_eq!(remove_leftovers(d.path()).unwrap(), 1);
         assert_eq!(names(d.path()), [".hidden", "a.json"]);
     }
