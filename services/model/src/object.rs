@@ -11,7 +11,8 @@
 //!
 //! let v = serde_json::json!({"Comand": "sleep 1"});
 //! let mut bad = Violations::new();
-//! if let Some(obj) = Object::optional(&v, "$.properties", "{\"Command\": \"sleep 1\"}", &mut bad) {
+//! let fix = "write {\"Command\": \"sleep 1\"}";
+//! if let Some(obj) = Object::optional(&v, "$.properties", fix, &mut bad) {
 //!     obj.reject_unknown(&["Command", "Env"], &mut bad);
 //!     let _command = obj.get("Command").and_then(|v| v.as_str());
 //! }
@@ -34,11 +35,16 @@ pub struct Object<'a> {
 }
 
 /// The violation for a field named `name` at `path` that is not one of `known`: "is not a known
-/// field", fixed by the closest known name, or else by removing it (listing the known fields).
-pub fn unknown_field(path: &str, name: &str, known: &[&str]) -> Violation {
+/// field" (or "is not a field of `owner`", e.g. `the vanilla flavor`, which tells a user reading
+/// a whole spec whose field it is), fixed by the closest known name, or else by removing it
+/// (listing the known fields).
+pub fn unknown_field(path: &str, name: &str, known: &[&str], owner: Option<&str>) -> Violation {
     Violation::new(
         key(path, name),
-        "is not a known field",
+        match owner {
+            Some(o) => format!("is not a field of {o}"),
+            None => "is not a known field".to_string(),
+        },
         match did_you_mean(name, known.iter().copied()) {
             Some(s) => format!("did you mean \"{s}\"?"),
             None if known.is_empty() => "remove it; no field is allowed here".to_string(),
@@ -70,8 +76,8 @@ fn quoted_list(items: &[&str]) -> String {
 
 impl<'a> Object<'a> {
     /// `v` as an object; anything else, `null` included, is recorded in `out` as "must be an
-    /// object, found ..." with the fix "write an object such as `example`".
-    pub fn read(v: &'a Value, path: &str, example: &str, out: &mut Violations) -> Option<Self> {
+    /// object, found ..." with `fix` (e.g. `write {"Image": "web:1"}`).
+    pub fn read(v: &'a Value, path: &str, fix: &str, out: &mut Violations) -> Option<Self> {
         match v {
             Value::Object(map) => Some(Self {
                 path: path.to_string(),
@@ -81,7 +87,7 @@ impl<'a> Object<'a> {
                 out.push(
                     path,
                     format!("must be an object, found {}", type_name(other)),
-                    format!("write an object such as {example}"),
+                    fix,
                 );
                 None
             }
@@ -90,11 +96,11 @@ impl<'a> Object<'a> {
 
     /// Like [`Object::read`], but `null` (Properties left out) is `None` without a violation, so
     /// that the caller's defaults apply.
-    pub fn optional(v: &'a Value, path: &str, example: &str, out: &mut Violations) -> Option<Self> {
+    pub fn optional(v: &'a Value, path: &str, fix: &str, out: &mut Violations) -> Option<Self> {
         if v.is_null() {
             None
         } else {
-            Self::read(v, path, example, out)
+            Self::read(v, path, fix, out)
         }
     }
 
@@ -123,6 +129,11 @@ impl<'a> Object<'a> {
         self.map.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The object's fields as a map.
+    pub fn map(&self) -> &'a Map<String, Value> {
+        self.map
+    }
+
     /// The number of fields.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -133,14 +144,36 @@ impl<'a> Object<'a> {
         self.map.is_empty()
     }
 
-    /// Records one violation per field not in `known` ([`unknown_field`]). Returns whether
-    /// every field was known.
-    pub fn reject_unknown(&self, known: &[&str], out: &mut Violations) -> bool {
-        let before = out.0.len();
+    /// Records one violation per field not in `known` ([`unknown_field`]: "is not a known
+    /// field"). Returns the known names it suggested, so that a parser does not also report
+    /// a required field as missing when a misspelling of it was just pointed out.
+    pub fn reject_unknown<'k>(&self, known: &[&'k str], out: &mut Violations) -> Vec<&'k str> {
+        self.reject(known, None, out)
+    }
+
+    /// Like [`Object::reject_unknown`], naming whose fields these are: "is not a field of
+    /// `owner`" (e.g. `the Docker instance plugin`).
+    pub fn reject_unknown_of<'k>(
+        &self,
+        known: &[&'k str],
+        owner: &str,
+        out: &mut Violations,
+    ) -> Vec<&'k str> {
+        self.reject(known, Some(owner), out)
+    }
+
+    fn reject<'k>(
+        &self,
+        known: &[&'k str],
+        owner: Option<&str>,
+        out: &mut Violations,
+    ) -> Vec<&'k str> {
+        let mut suggested = Vec::new();
         for name in self.map.keys().filter(|k| !known.contains(&k.as_str())) {
-            out.0.push(unknown_field(&self.path, name, known));
+            out.0.push(unknown_field(&self.path, name, known, owner));
+            suggested.extend(did_you_mean(name, known.iter().copied()));
         }
-        out.0.len() == before
+        suggested
     }
 }
 
@@ -154,7 +187,10 @@ mod tests {
         let v = json!({"Imgae": "x", "Zzz": 1, "Image": "y", "Odd key": 2});
         let mut bad = Violations::new();
         let obj = Object::read(&v, "$.properties", "{}", &mut bad).unwrap();
-        assert!(!obj.reject_unknown(&["Image", "Network"], &mut bad));
+        assert_eq!(
+            obj.reject_unknown(&["Image", "Network"], &mut bad),
+            ["Image"]
+        );
         let shown: Vec<String> = bad.0.iter().map(ToString::to_string).collect();
         assert_eq!(
             shown,
@@ -167,6 +203,18 @@ mod tests {
     }
 
     #[test]
+    fn the_owner_is_named_when_given() {
+        let v = json!({"Inti": []});
+        let mut bad = Violations::new();
+        let obj = Object::read(&v, "$", "{}", &mut bad).unwrap();
+        obj.reject_unknown_of(&["Init"], "the vanilla flavor", &mut bad);
+        assert_eq!(
+            bad.to_string(),
+            "$.Inti: is not a field of the vanilla flavor (fix: did you mean \"Init\"?)"
+        );
+    }
+
+    #[test]
     fn null_is_absent_for_optional_objects_and_fields() {
         let mut bad = Violations::new();
         assert!(Object::optional(&Value::Null, "$", "{}", &mut bad).is_none());
@@ -174,7 +222,7 @@ mod tests {
         assert!(Object::read(&Value::Null, "$", "{}", &mut bad).is_none());
         assert_eq!(
             bad.to_string(),
-            "$: must be an object, found null (fix: write an object such as {})"
+            "$: must be an object, found null (fix: {})"
         );
         let v = json!({"A": null, "B": 1});
         let obj = Object::read(&v, "$", "{}", &mut bad).unwrap();

@@ -68,7 +68,11 @@ impl Instance {
             .into_iter()
             .map(|d| d.id)
             .collect();
-        assert_eq!(listed, std::slice::from_ref(&first), "one instance with the token");
+        assert_eq!(
+            listed,
+            std::slice::from_ref(&first),
+            "one instance with the token"
+        );
 
         let conc = format!("conc-{}", infrakit_runtime::socket::random_hex(4));
         let (a, b) = self.provision_both(spec(&conc), spec(&conc));
@@ -85,7 +89,11 @@ impl Instance {
             .into_iter()
             .map(|d| d.id)
             .collect();
-        assert_eq!(listed, std::slice::from_ref(&a), "one instance with the token");
+        assert_eq!(
+            listed,
+            std::slice::from_ref(&a),
+            "one instance with the token"
+        );
         assert_ne!(a, first, "another token makes another instance");
         [first, a]
     }
