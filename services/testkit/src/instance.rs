@@ -53,49 +53,40 @@ impl Instance {
         &mut self,
         spec: impl Fn(&str) -> InstanceSpec,
     ) -> [String; 2] {
-        let token = infrakit_model::tags::PROVISION_TOKEN;
         let seq = format!("seq-{}", infrakit_runtime::socket::random_hex(4));
         let first = self.provision(spec(&seq)).expect("first Provision");
-        let again = self
-            .provision(spec(&seq))
-            .expect("Provision again with the same token");
-        assert_eq!(
-            again, first,
-            "a repeated Provision must return the first instance's ID"
-        );
-        let listed: Vec<String> = self
-            .describe(&[(token, &seq)])
-            .into_iter()
-            .map(|d| d.id)
-            .collect();
-        assert_eq!(
-            listed,
-            std::slice::from_ref(&first),
-            "one instance with the token"
-        );
+        let again = self.provision(spec(&seq));
+        let first = self.assert_one_instance(&seq, Ok(first), again, "a repeated Provision");
 
         let conc = format!("conc-{}", infrakit_runtime::socket::random_hex(4));
         let (a, b) = self.provision_both(spec(&conc), spec(&conc));
-        let (a, b) = (
-            a.expect("concurrent Provision 1"),
-            b.expect("concurrent Provision 2"),
-        );
-        assert_eq!(
-            a, b,
-            "concurrent Provisions with one token must answer one ID"
-        );
+        let a = self.assert_one_instance(&conc, a, b, "concurrent Provisions");
+        assert_ne!(a, first, "another token makes another instance");
+        [first, a]
+    }
+
+    /// Asserts that both answers name one instance, and that it is the only one listed with
+    /// provision token `token`; returns its ID.
+    fn assert_one_instance(
+        &mut self,
+        token: &str,
+        a: Result<String, tonic::Status>,
+        b: Result<String, tonic::Status>,
+        what: &str,
+    ) -> String {
+        let (a, b) = (a.expect(what), b.expect(what));
+        assert_eq!(a, b, "{what} with one token must answer one ID");
         let listed: Vec<String> = self
-            .describe(&[(token, &conc)])
+            .describe(&[(infrakit_model::tags::PROVISION_TOKEN, token)])
             .into_iter()
             .map(|d| d.id)
             .collect();
         assert_eq!(
             listed,
             std::slice::from_ref(&a),
-            "one instance with the token"
+            "{what}: one instance with the token"
         );
-        assert_ne!(a, first, "another token makes another instance");
-        [first, a]
+        a
     }
 
     /// DescribeInstances with properties, of the instances carrying every tag in `tags`; fails
