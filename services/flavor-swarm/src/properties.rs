@@ -17,7 +17,7 @@ use crate::units;
 use infrakit_model::Violations;
 use infrakit_model::duration::Syntax;
 use infrakit_model::json_path::{index, key, object, strings, type_name};
-use infrakit_model::suggest::did_you_mean;
+use infrakit_model::object::Object;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -122,12 +122,13 @@ pub fn parse(v: &Value, at: &str, subtype: Option<Role>) -> Result<SwarmProperti
         ..Default::default()
     };
     let mut bad = Violations::new();
-    let Some(obj) = object(v, at, "write {\"Role\": \"worker\"}")? else {
-        return Ok(out);
+    let Some(obj) = Object::optional(v, at, "write {\"Role\": \"worker\"}", &mut bad) else {
+        return bad.into_result(out);
     };
-    for (k, val) in obj {
-        let path = key(at, k);
-        match k.as_str() {
+    obj.reject_unknown_of(FIELDS, "the swarm flavor", &mut bad);
+    for (k, val) in obj.fields() {
+        let path = obj.at(k);
+        match k {
             "Role" => role(val, &path, subtype, &mut bad, &mut out),
             "JoinAddresses" => {
                 for (i, a) in strings(val, &path, &mut bad, "[\"10.0.0.2:2377\"]")
@@ -195,13 +196,7 @@ pub fn parse(v: &Value, at: &str, subtype: Option<Role>) -> Result<SwarmProperti
                     }
                 }
             }
-            other => {
-                let fix = match did_you_mean(other, FIELDS.iter().copied()) {
-                    Some(s) => format!("did you mean {s:?}?"),
-                    None => format!("remove it; known fields are {}", FIELDS.join(", ")),
-                };
-                bad.push(&path, "is not a field of the swarm flavor", fix);
-            }
+            _ => {} // Reported by reject_unknown_of.
         }
     }
     bad.into_result(out)

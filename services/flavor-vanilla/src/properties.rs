@@ -12,8 +12,8 @@
 //! with `infrakit.` are reserved for the group controller.
 
 use infrakit_model::Violations;
-use infrakit_model::json_path::{index, key, object, type_name};
-use infrakit_model::suggest::did_you_mean;
+use infrakit_model::json_path::{index, key, type_name};
+use infrakit_model::object::Object;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -37,12 +37,14 @@ pub struct VanillaProperties {
 pub fn parse(v: &Value, at: &str) -> Result<VanillaProperties, Violations> {
     let mut out = VanillaProperties::default();
     let mut bad = Violations::new();
-    let Some(obj) = object(v, at, "write {\"Init\": [...], \"Tags\": {...}}")? else {
-        return Ok(out);
+    let Some(obj) = Object::optional(v, at, "write {\"Init\": [...], \"Tags\": {...}}", &mut bad)
+    else {
+        return bad.into_result(out);
     };
-    for (k, val) in obj {
-        let path = key(at, k);
-        match k.as_str() {
+    obj.reject_unknown_of(FIELDS, "the vanilla flavor", &mut bad);
+    for (k, val) in obj.fields() {
+        let path = obj.at(k);
+        match k {
             "Init" => match val {
                 Value::String(s) => out.init.push(s.clone()),
                 Value::Array(lines) => {
@@ -137,13 +139,7 @@ pub fn parse(v: &Value, at: &str) -> Result<VanillaProperties, Violations> {
                     "write \"test -e /run/ready\"",
                 ),
             },
-            _ => {
-                let fix = match did_you_mean(k, FIELDS.iter().copied()) {
-                    Some(s) => format!("did you mean {s:?}?"),
-                    None => format!("remove it; known fields are {}", FIELDS.join(", ")),
-                };
-                bad.push(path, "is not a field of the vanilla flavor", fix);
-            }
+            _ => {} // Reported by reject_unknown.
         }
     }
     bad.into_result(out)

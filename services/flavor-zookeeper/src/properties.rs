@@ -18,7 +18,7 @@ use crate::ensemble::{Ports, check_address};
 use infrakit_model::Violations;
 use infrakit_model::duration::{self, Syntax};
 use infrakit_model::json_path::{index, key, object, type_name};
-use infrakit_model::suggest::did_you_mean;
+use infrakit_model::object::Object;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -138,13 +138,15 @@ impl Default for ZkProperties {
 pub fn parse(v: &Value, at: &str) -> Result<ZkProperties, Violations> {
     let mut out = ZkProperties::default();
     let mut bad = Violations::new();
-    let Some(obj) = object(v, at, "write {\"ClientPort\": 2181, \"Settings\": {...}}")? else {
-        return Ok(out);
+    let fix = "write {\"ClientPort\": 2181, \"Settings\": {...}}";
+    let Some(obj) = Object::optional(v, at, fix, &mut bad) else {
+        return bad.into_result(out);
     };
-    for (k, val) in obj {
-        let path = key(at, k);
+    obj.reject_unknown_of(FIELDS, "the zookeeper flavor", &mut bad);
+    for (k, val) in obj.fields() {
+        let path = obj.at(k);
         let b = &mut bad;
-        match k.as_str() {
+        match k {
             "ClientPort" => port(val, &path, b, &mut out.ports.client),
             "QuorumPort" => port(val, &path, b, &mut out.ports.quorum),
             "ElectionPort" => port(val, &path, b, &mut out.ports.election),
@@ -205,13 +207,7 @@ pub fn parse(v: &Value, at: &str) -> Result<ZkProperties, Violations> {
                     "write true or false",
                 ),
             },
-            _ => {
-                let fix = match did_you_mean(k, FIELDS.iter().copied()) {
-                    Some(s) => format!("did you mean {s:?}?"),
-                    None => format!("remove it; known fields are {}", FIELDS.join(", ")),
-                };
-                b.push(path, "is not a field of the zookeeper flavor", fix);
-            }
+            _ => {} // Reported by reject_unknown_of.
         }
     }
     let p = out.ports;

@@ -12,6 +12,7 @@ use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
 };
 use infrakit_model::{Violation, tags};
+use infrakit_runtime::turns::Turns;
 use infrakit_runtime::watch::EventBroadcast;
 use infrakit_runtime::{Shutdown, status as st};
 use infrakit_spi::instance::v1::{InstanceDescription, InstanceEvent, InstanceEventKind};
@@ -35,6 +36,8 @@ pub(crate) struct Inner {
     pub(crate) overlay: Overlay,
     events: EventBroadcast,
     pub(crate) shutdown: Shutdown,
+    /// Provisions with one token take turns (see [`Inner::create`]).
+    tokens: Turns,
 }
 
 /// A container as listed or inspected.
@@ -150,6 +153,7 @@ impl Inner {
             overlay,
             events: EventBroadcast::new(EVENT_BUFFER),
             shutdown,
+            tokens: Turns::new(),
         }
     }
 
@@ -276,7 +280,16 @@ impl Inner {
 
     /// Creates and starts a container (the body of Provision, run to completion even if the
     /// caller goes away).
+    ///
+    /// Idempotent by the provision token: calls with one token take turns, so a repeat waits
+    /// until the first has created and started its container, then finds it by the token's
+    /// label and returns it. Across plugin restarts, the container name derived from the token
+    /// keeps a second container from being created.
     pub(crate) async fn create(self: Arc<Self>, new: NewContainer) -> Result<String, Status> {
+        let _turn = match &new.token {
+            Some(token) => Some(self.tokens.take(token).await),
+            None => None,
+        };
         if let Some(token) = &new.token
             && let Some(existing) = self.by_token(token).await?
         {

@@ -3,8 +3,9 @@
 //! merges them over the labels the container was created with.
 //!
 //! # Guarantees
-//! - The overlay is persisted in `<state dir>/labels.json` before `Label` returns (written under
-//!   a temporary name, synced, then renamed), so it survives a restart of the plugin.
+//! - The overlay is persisted in `<state dir>/labels.json` before `Label` returns (with
+//!   [`infrakit_model::atomic::write`]: atomic, durable, mode 0600), so it survives a restart of
+//!   the plugin.
 //! - Entries are keyed by the immutable container ID, so a new container that reuses a name
 //!   never inherits them; entries of removed containers are dropped (on the engine's `destroy` event,
 //!   and at start-up).
@@ -16,7 +17,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
 /// Tag overrides per container ID.
@@ -72,6 +72,8 @@ impl Overlay {
                 path: dir.to_path_buf(),
                 source,
             })?;
+        // Temporary files of a write a crash cut short.
+        let _ = infrakit_model::atomic::remove_leftovers(dir);
         let file = dir.join(Self::FILE);
         let entries = match std::fs::read(&file) {
             Ok(bytes) => {
@@ -163,23 +165,26 @@ impl Overlay {
     }
 
     async fn persist(&self, entries: &Entries) -> Result<(), OverlayError> {
-        let io = |what: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| OverlayError::Io { what, path, source }
-        };
-        let tmp = self.file.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(entries).unwrap_or_default();
-        let mut f = tokio::fs::File::create(&tmp)
-            .await
-            .map_err(io("cannot create", &tmp))?;
-        f.write_all(&bytes)
-            .await
-            .map_err(io("cannot write", &tmp))?;
-        f.sync_all().await.map_err(io("cannot sync", &tmp))?;
-        drop(f);
-        tokio::fs::rename(&tmp, &self.file)
-            .await
-            .map_err(io("cannot replace", &self.file))
+        let file = self.file.clone();
+        // Two fsyncs: off the async threads.
+        let written = tokio::task::spawn_blocking(move || {
+            infrakit_model::atomic::write(&file, &bytes).map(|_| ())
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(OverlayError::Io {
+                what: e.what,
+                path: e.path,
+                source: e.source,
+            }),
+            Err(e) => Err(OverlayError::Io {
+                what: "the write task failed for",
+                path: self.file.clone(),
+                source: std::io::Error::other(e),
+            }),
+        }
     }
 }
 

@@ -25,8 +25,8 @@
 use crate::units::{self, Mount, Port};
 use fields::{env, labels, mounts, resources, restart};
 use infrakit_model::Violations;
-use infrakit_model::json_path::{index, key, object, strings, type_name};
-use infrakit_model::suggest::did_you_mean;
+use infrakit_model::json_path::{index, key, strings, type_name};
+use infrakit_model::object::Object;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -137,15 +137,18 @@ pub fn parse(v: &Value, at: &str) -> Result<DockerProperties, Violations> {
     let mut out = DockerProperties::default();
     let mut bad = Violations::new();
     let example = "write {\"Image\": \"web:1\"}";
-    let Some(obj) = object(v, at, example)? else {
-        bad.push(
-            key(at, "Image"),
-            "is required",
-            "name an image that is on the engine, e.g. {\"Image\": \"web:1\"}",
-        );
+    let Some(obj) = Object::optional(v, at, example, &mut bad) else {
+        if bad.is_empty() {
+            bad.push(
+                key(at, "Image"),
+                "is required",
+                "name an image that is on the engine, e.g. {\"Image\": \"web:1\"}",
+            );
+        }
         return Err(bad);
     };
-    let mut suggested = Vec::new();
+    let suggested = obj.reject_unknown_of(FIELDS, "the Docker instance plugin", &mut bad);
+    let obj = obj.map();
     for (k, val) in obj {
         let path = key(at, k);
         match k.as_str() {
@@ -294,16 +297,7 @@ pub fn parse(v: &Value, at: &str) -> Result<DockerProperties, Violations> {
                     Err((problem, fix)) => bad.push(&path, problem, fix),
                 }
             }
-            other => {
-                let fix = match did_you_mean(other, FIELDS.iter().copied()) {
-                    Some(s) => {
-                        suggested.push(s);
-                        format!("did you mean {s:?}?")
-                    }
-                    None => format!("use one of {}", FIELDS.join(", ")),
-                };
-                bad.push(&path, "is not a field of the Docker instance plugin", fix);
-            }
+            _ => {} // Reported by reject_unknown_of.
         }
     }
     if obj.get("HostnameFromLogicalID") == Some(&Value::Bool(true)) {

@@ -5,6 +5,7 @@ use crate::support::*;
 use infrakit_spi::instance::v1::*;
 use serde_json::json;
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
 use tonic::Code;
 
 #[test]
@@ -287,4 +288,44 @@ fn the_plugin_refuses_to_start_without_an_engine_and_says_why() {
         !dir.path().join("p/instance-docker.sock").exists(),
         "no socket is left behind"
     );
+}
+
+#[test]
+fn provision_with_one_token_makes_one_container_sequentially_and_concurrently() {
+    let Some(mut env) = Env::new("token") else {
+        return;
+    };
+    let image = env.build_image("busybox", "1", true);
+    env.start_plugin();
+    let name = env.plugin_name();
+    let group = format!("g-{}", env.id);
+    let mut c = env.instance_client(&name);
+    let props = json!({"Image": image, "Command": ["sleep", "3600"], "StopTimeout": "1s"});
+    let ids = c.assert_provision_idempotent(|token| {
+        with_token(spec(props.clone(), &[("infrakit.group", &group)]), token)
+    });
+    let ours = containers(&[env.marker_filter()]);
+    assert_eq!(ours.len(), 2, "one container per token: {ours:?}");
+    assert!(
+        ours.iter().all(|(_, state, _)| state == "running"),
+        "{ours:?}"
+    );
+
+    // The label overlay (tag values Docker cannot store) is private too.
+    let id = ids[0].clone();
+    c.call(async |c| {
+        c.label(LabelRequest {
+            r#type: String::new(),
+            id,
+            labels: [("tier".to_string(), "db".to_string())].into(),
+        })
+        .await
+    })
+    .unwrap();
+    let overlay = env.join("docker-state").join("labels.json");
+    let mode = std::fs::metadata(&overlay).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    for id in &ids {
+        c.destroy(id).unwrap();
+    }
 }

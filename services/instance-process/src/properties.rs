@@ -12,7 +12,7 @@
 
 use infrakit_model::duration::{self, Syntax};
 use infrakit_model::json_path::{key, object, type_name};
-use infrakit_model::suggest::did_you_mean;
+use infrakit_model::object::{Object, one_of_fix};
 use infrakit_model::{Violation, Violations};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -90,12 +90,13 @@ pub fn parse(v: &Value, at: &str) -> Result<ProcessProperties, Violations> {
         ..Default::default()
     };
     let mut bad = Violations::new();
-    let Some(obj) = object(v, at, "write {\"Command\": \"sleep 1000\"}")? else {
-        return Ok(out);
+    let Some(obj) = Object::optional(v, at, "write {\"Command\": \"sleep 1000\"}", &mut bad) else {
+        return bad.into_result(out);
     };
-    for (k, val) in obj {
-        let path = key(at, k);
-        match k.as_str() {
+    obj.reject_unknown_of(FIELDS, "the process instance plugin", &mut bad);
+    for (k, val) in obj.fields() {
+        let path = obj.at(k);
+        match k {
             "Command" => out.command = command(val, &path, &mut bad),
             "Env" => out.env = env(val, &path, &mut bad),
             "StopGracePeriod" => {
@@ -108,13 +109,7 @@ pub fn parse(v: &Value, at: &str) -> Result<ProcessProperties, Violations> {
                     out.restart = r;
                 }
             }
-            other => {
-                let fix = match did_you_mean(other, FIELDS.iter().copied()) {
-                    Some(s) => format!("did you mean {s:?}?"),
-                    None => format!("remove it; the fields are {}", FIELDS.join(", ")),
-                };
-                bad.push(path, "is not a field of the process instance plugin", fix);
-            }
+            _ => {} // Reported by reject_unknown_of.
         }
     }
     bad.into_result(out)
@@ -234,10 +229,6 @@ fn grace(v: &Value, path: &str, bad: &mut Violations) -> Option<Duration> {
 }
 
 fn restart(v: &Value, path: &str, bad: &mut Violations) -> Option<Restart> {
-    let fix = |s: &str| match did_you_mean(s, RESTART_POLICIES.iter().copied()) {
-        Some(m) => format!("did you mean {m:?}?"),
-        None => format!("write one of {}", RESTART_POLICIES.join(", ")),
-    };
     match v {
         Value::Null => None,
         Value::String(s) => match s.as_str() {
@@ -245,7 +236,11 @@ fn restart(v: &Value, path: &str, bad: &mut Violations) -> Option<Restart> {
             "on-failure" => Some(Restart::OnFailure),
             "always" => Some(Restart::Always),
             _ => {
-                bad.push(path, format!("{s:?} is not a restart policy"), fix(s));
+                bad.push(
+                    path,
+                    format!("{s:?} is not a restart policy"),
+                    one_of_fix(s, RESTART_POLICIES),
+                );
                 None
             }
         },

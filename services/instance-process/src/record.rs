@@ -1,16 +1,18 @@
 //! What is kept on disk per instance, under `<dir>/<id>/`:
 //!
 //! - `instance.json`: the [`Record`]: tags, logical ID, what to run, the pid and its start time,
-//!   restarts, and how it ended. Written atomically (temporary file, then rename), mode 0600
-//!   (`Env` may hold secrets).
+//!   restarts, and how it ended. Written with [`infrakit_model::atomic::write`] (atomic,
+//!   durable), mode 0600 (`Env` may hold secrets).
 //! - `init.sh`: the spec's Init script, when the instance runs it.
 //! - `output.log`: the process's stdout and stderr, appended (across restarts too).
 //! - `pid`: the current pid, for people (`kill $(cat pid)`); the plugin reads `instance.json`.
+//!   Also 0600.
 //! - `work/`: the process's working directory.
 //!
 //! The instance directory is 0700.
 
 use crate::properties::Restart;
+use infrakit_model::atomic;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -167,14 +169,9 @@ impl Layout {
     pub fn write(&self, record: &Record) -> std::io::Result<()> {
         let mut bytes = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
         bytes.push(b'\n');
-        write_atomic(&self.file(&record.id, RECORD), &bytes, true)?;
+        atomic::write(&self.file(&record.id, RECORD), &bytes)?;
         if let Some(pid) = record.pid {
-            // Only for people: no need to wait for the disk.
-            write_atomic(
-                &self.file(&record.id, PID),
-                format!("{pid}\n").as_bytes(),
-                false,
-            )?;
+            atomic::write(&self.file(&record.id, PID), format!("{pid}\n").as_bytes())?;
         }
         Ok(())
     }
@@ -214,7 +211,7 @@ impl Layout {
     }
 
     /// The IDs of the instance directories (every entry that is a valid ID and a directory), and
-    /// removes leftovers of interrupted deletes.
+    /// removes leftovers of interrupted deletes and writes.
     pub fn scan(&self) -> std::io::Result<Vec<String>> {
         let mut ids = Vec::new();
         for e in std::fs::read_dir(&self.root)?.filter_map(Result::ok) {
@@ -224,6 +221,8 @@ impl Layout {
             if name.starts_with(TRASH_PREFIX) {
                 let _ = std::fs::remove_dir_all(e.path());
             } else if valid_id(&name) && e.file_type().is_ok_and(|t| t.is_dir()) {
+                // Temporary files of a write cut short by a crash.
+                let _ = atomic::remove_leftovers(&e.path());
                 ids.push(name);
             }
         }
@@ -253,27 +252,6 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or_default()
-}
-
-fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".tmp-{}", infrakit_runtime::socket::random_hex(4)));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        if sync {
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

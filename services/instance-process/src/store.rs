@@ -15,6 +15,7 @@ use crate::slot::{Phase, Slot, leader_of};
 use crate::spawn;
 use crate::supervisor::{self, Current};
 use infrakit_model::tags;
+use infrakit_runtime::turns::Turns;
 use infrakit_runtime::watch::EventBroadcast;
 use infrakit_spi::instance::v1::{InstanceDescription, InstanceEvent, InstanceEventKind};
 use std::collections::{BTreeMap, HashMap};
@@ -66,7 +67,7 @@ pub struct Store {
     layout: Layout,
     index: Mutex<HashMap<String, Arc<Slot>>>,
     events: EventBroadcast,
-    tokens: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    tokens: Turns,
     keep_exited: usize,
 }
 
@@ -82,7 +83,7 @@ impl Store {
             layout: Layout::new(dir),
             index: Mutex::new(HashMap::new()),
             events: EventBroadcast::new(EVENT_BUFFER),
-            tokens: Mutex::new(HashMap::new()),
+            tokens: Turns::new(),
             keep_exited,
         });
         for id in store.layout.scan()? {
@@ -137,23 +138,14 @@ impl Store {
             return self.provision_new(new).await;
         };
         // Provisions with the same token take turns; others run in parallel.
-        let turn = self.tokens().entry(token.clone()).or_default().clone();
-        let result = {
-            let _turn = turn.lock().await;
-            match self.by_token(&token) {
-                Some(id) => {
-                    tracing::info!(%id, "provision repeated with the same token: returning the existing instance");
-                    Ok(id)
-                }
-                None => self.clone().provision_new(new).await,
+        let _turn = self.tokens.take(&token).await;
+        match self.by_token(&token) {
+            Some(id) => {
+                tracing::info!(%id, "provision repeated with the same token: returning the existing instance");
+                Ok(id)
             }
-        };
-        let mut tokens = self.tokens();
-        // Nobody else holds or waits for this turn (the map and `turn` are the two references).
-        if Arc::strong_count(&turn) == 2 {
-            tokens.remove(&token);
+            None => self.clone().provision_new(new).await,
         }
-        result
     }
 
     async fn provision_new(self: Arc<Self>, new: NewInstance) -> Result<String, StoreError> {
@@ -289,10 +281,6 @@ impl Store {
 
     fn index(&self) -> MutexGuard<'_, HashMap<String, Arc<Slot>>> {
         self.index.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn tokens(&self) -> MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
-        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn get(&self, id: &str) -> Option<Arc<Slot>> {

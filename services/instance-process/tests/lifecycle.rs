@@ -188,45 +188,34 @@ fn a_repeated_provision_with_the_same_token_returns_the_same_instance() {
     let mut env = Env::new();
     env.start_plugin();
     let mut c = env.client();
-    let s = spec(
-        json!({"Command": "sleep 1000"}),
-        &[
-            ("infrakit.provision.token", "tok-1"),
-            ("infrakit.group", "g"),
-        ],
-    );
-    let first = c.provision(s.clone()).unwrap();
-    let again = c.provision(s).unwrap();
-    assert_eq!(first, again);
-    assert_eq!(c.describe(&[("infrakit.group", "g")]).len(), 1);
-    let other = c
+    c.assert_provision_idempotent(|token| {
+        with_token(
+            spec(json!({"Command": "sleep 1000"}), &[("infrakit.group", "g")]),
+            token,
+        )
+    });
+    assert_eq!(c.describe(&[("infrakit.group", "g")]).len(), 2);
+}
+
+#[test]
+fn instance_records_and_pid_files_are_readable_by_the_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut env = Env::new();
+    env.start_plugin();
+    let mut c = env.client();
+    let id = c
         .provision(spec(
-            json!({"Command": "sleep 1000"}),
-            &[
-                ("infrakit.provision.token", "tok-2"),
-                ("infrakit.group", "g"),
-            ],
+            json!({"Command": "sleep 1000", "Env": {"TOKEN": "secret"}}),
+            &[],
         ))
         .unwrap();
-    assert_ne!(first, other);
-
-    // Concurrent retries with one token make one instance.
-    let s = spec(
-        json!({"Command": "sleep 1000"}),
-        &[
-            ("infrakit.provision.token", "tok-3"),
-            ("infrakit.group", "g"),
-        ],
-    );
-    let (mut c1, mut c2) = (c.c.clone(), c.c.clone());
-    let req = || ProvisionRequest {
-        r#type: String::new(),
-        spec: Some(s.clone()),
-    };
-    let (x, y) =
-        c.rt.block_on(async { tokio::join!(c1.provision(req()), c2.provision(req())) });
-    assert_eq!(x.unwrap().into_inner().id, y.unwrap().into_inner().id);
-    assert_eq!(c.describe(&[("infrakit.group", "g")]).len(), 3);
+    for file in ["instance.json", "pid"] {
+        let mode = std::fs::metadata(env.instance(&id).join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Small file operations with errors that name the path: atomic writes (a temporary file in the
-//! plugin's own directory, then a rename), reads and removals that treat "already gone" as done.
+//! Small file operations with errors that name the path: atomic writes (the shared
+//! [`infrakit_model::atomic`] writer: durable, mode 0600, since the files hold Properties), reads
+//! and removals that treat "already gone" as done.
 
 use std::path::{Path, PathBuf};
 
@@ -26,16 +27,23 @@ pub fn create_dir(path: &Path) -> Result<(), IoError> {
     std::fs::create_dir_all(path).map_err(err("cannot create the directory", path))
 }
 
-/// Writes `bytes` to `path` atomically, through a temporary file in `tmp_dir` (which must be on
-/// the same filesystem and is not read by Terraform).
-pub fn write_atomic(path: &Path, bytes: &[u8], tmp_dir: &Path) -> Result<(), IoError> {
-    let tmp = tmp_dir.join(format!("tmp-{}", infrakit_runtime::socket::random_hex(8)));
-    std::fs::write(&tmp, bytes).map_err(err("cannot write", &tmp))?;
-    if let Err(e) = std::fs::rename(&tmp, path) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err("cannot replace", path)(e));
-    }
-    Ok(())
+/// Replaces `path` with `bytes` atomically and durably, mode 0600. The temporary file lives in
+/// the same directory under a name starting with a dot, which Terraform does not read.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    infrakit_model::atomic::write(path, bytes)
+        .map(|_| ())
+        .map_err(|e| IoError {
+            what: e.what,
+            path: e.path,
+            source: e.source,
+        })
+}
+
+/// Removes the temporary files of writes a crash cut short in `dir`.
+pub fn remove_leftovers(dir: &Path) -> Result<(), IoError> {
+    infrakit_model::atomic::remove_leftovers(dir)
+        .map(|_| ())
+        .map_err(err("cannot clean up", dir))
 }
 
 /// The content of a file, or `None` when it does not exist.
@@ -79,14 +87,15 @@ mod tests {
 
     #[test]
     fn atomic_writes_replace_and_leave_no_temporary_file() {
+        use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
-        let tmp = d.path().join("t");
-        create_dir(&tmp).unwrap();
         let p = d.path().join("f");
-        write_atomic(&p, b"1", &tmp).unwrap();
-        write_atomic(&p, b"2", &tmp).unwrap();
+        write_atomic(&p, b"1").unwrap();
+        write_atomic(&p, b"2").unwrap();
         assert_eq!(read_opt(&p).unwrap().unwrap(), b"2");
-        assert!(list(&tmp).unwrap().is_empty());
+        assert_eq!(list(d.path()).unwrap(), ["f"]);
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         remove(&p).unwrap();
         remove(&p).unwrap();
         assert_eq!(read_opt(&p).unwrap(), None);

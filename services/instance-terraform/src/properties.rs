@@ -32,6 +32,7 @@ use crate::mapping::{InitEncoding, Mapping, TagFormat};
 use crate::names::{self, PLACEHOLDERS};
 use infrakit_model::Violations;
 use infrakit_model::json_path::{index, key, type_name};
+use infrakit_model::object::Object;
 use infrakit_model::suggest::did_you_mean;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -76,19 +77,12 @@ pub struct Extra {
 /// Checks Properties found at JSON path `at`, collecting every violation.
 pub fn parse(v: &Value, at: &str) -> Result<TfProperties, Violations> {
     let mut bad = Violations::new();
-    let Value::Object(top) = v else {
-        bad.push(
-            at,
-            format!("must be an object, found {}", type_name(v)),
-            "give {\"resource\": {\"<type>\": {...}}}",
-        );
+    let Some(top) = Object::read(v, at, "give {\"resource\": {\"<type>\": {...}}}", &mut bad)
+    else {
         return Err(bad);
     };
-    for k in top.keys() {
-        if !FIELDS.contains(&k.as_str()) {
-            unknown(&mut bad, &key(at, k), k, FIELDS);
-        }
-    }
+    top.reject_unknown(FIELDS, &mut bad);
+    let top = top.map();
     let main = match top.get("resource") {
         None => {
             bad.push(
@@ -210,14 +204,6 @@ pub fn condition_expression(s: &str) -> Option<&str> {
     (!inner.trim().is_empty() && !inner.contains("${")).then_some(inner)
 }
 
-fn unknown(bad: &mut Violations, path: &str, k: &str, fields: &[&str]) {
-    let fix = match did_you_mean(k, fields.iter().copied()) {
-        Some(s) => format!("did you mean {s:?}?"),
-        None => format!("use one of {}", fields.join(", ")),
-    };
-    bad.push(path, "is not a known field", fix);
-}
-
 /// `{"<type>": {body}}`.
 fn resource(v: &Value, at: &str, bad: &mut Violations) -> Option<(String, Map<String, Value>)> {
     let Value::Object(o) = v else {
@@ -275,19 +261,10 @@ fn resource(v: &Value, at: &str, bad: &mut Violations) -> Option<(String, Map<St
 }
 
 fn extra(v: &Value, at: &str, bad: &mut Violations) -> Option<Extra> {
-    let Value::Object(o) = v else {
-        bad.push(
-            at,
-            format!("must be an object, found {}", type_name(v)),
-            "give {\"resource\": {\"<type>\": {...}}, \"keep\": false}",
-        );
-        return None;
-    };
-    for k in o.keys() {
-        if !EXTRA_FIELDS.contains(&k.as_str()) {
-            unknown(bad, &key(at, k), k, EXTRA_FIELDS);
-        }
-    }
+    let fix = "give {\"resource\": {\"<type>\": {...}}, \"keep\": false}";
+    let o = Object::read(v, at, fix, bad)?;
+    o.reject_unknown(EXTRA_FIELDS, bad);
+    let o = o.map();
     let keep = match o.get("keep") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -317,14 +294,12 @@ fn extra(v: &Value, at: &str, bad: &mut Violations) -> Option<Extra> {
 }
 
 fn overrides(m: &mut Mapping, v: &Value, at: &str, bad: &mut Violations) {
-    let Value::Object(o) = v else {
-        bad.push(
-            at,
-            format!("must be an object, found {}", type_name(v)),
-            "give {\"tags\": \"<attribute>\", \"init\": \"<attribute>\"}",
-        );
+    let fix = "give {\"tags\": \"<attribute>\", \"init\": \"<attribute>\"}";
+    let Some(o) = Object::read(v, at, fix, bad) else {
         return;
     };
+    o.reject_unknown(MAPPING_FIELDS, bad);
+    let o = o.map();
     let attr = |v: &Value, p: &str, bad: &mut Violations| -> Option<Option<Vec<String>>> {
         match v {
             Value::Null => Some(None),
@@ -369,7 +344,7 @@ fn overrides(m: &mut Mapping, v: &Value, at: &str, bad: &mut Violations) {
                 Some("base64") => m.init_encoding = InitEncoding::Base64,
                 _ => bad.push(p, "is not an encoding", "use \"plain\" or \"base64\""),
             },
-            other => unknown(bad, &p, other, MAPPING_FIELDS),
+            _ => {} // Reported by reject_unknown.
         }
     }
 }

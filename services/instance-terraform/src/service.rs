@@ -155,7 +155,8 @@ impl Instance for TerraformInstance {
             let store = self.store.clone();
             // File I/O off the async threads; it completes even if the caller goes away.
             match st::blocking_task("provision", move || store.provision(record, rendered)).await? {
-                Ok(()) => break id,
+                // The new instance's ID, or that of the instance made earlier with the token.
+                Ok(id) => break id,
                 Err(StoreError::Exists(_)) if attempt < 3 => continue,
                 Err(e) => return Err(store_status(e)),
             }

@@ -369,3 +369,42 @@ fn watchers_see_created_running_terminating_and_gone() {
     );
     assert_eq!(kinds(&next(&mut c)).0, InstanceEventKind::Gone);
 }
+
+#[test]
+fn provision_with_one_token_makes_one_instance_whose_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(mut env) = Env::new("token") else {
+        return;
+    };
+    env.start_plugin(&[]);
+    let mut c = env.client();
+    let group = format!("g-{}", env.id);
+    // Slow to create, so the repeats arrive while Terraform is still creating the first.
+    let props = env.instance_properties("1", 2);
+    let ids = c.assert_provision_idempotent(|token| {
+        with_token(
+            instance_spec(props.clone(), &[(GROUP, &group)], "exec sleep 3600", None),
+            token,
+        )
+    });
+    let mode = |p: std::path::PathBuf| std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+    for id in &ids {
+        let tf = env.work().join(format!("{id}.tf.json"));
+        let sidecar = env.work().join(format!(".infrakit/instances/{id}.json"));
+        assert_eq!(mode(tf), 0o600, "the Terraform file holds Properties");
+        assert_eq!(mode(sidecar), 0o600, "the sidecar holds Properties");
+    }
+    wait_until("both instances running", || {
+        let s = c.states();
+        s.len() == 2 && s.values().all(|s| *s == InstanceState::Running)
+    });
+    let mut created = env.lines("created.log");
+    created.sort();
+    let mut want = ids.to_vec();
+    want.sort();
+    assert_eq!(created, want, "Terraform created each instance once");
+    for id in &ids {
+        c.destroy(id).unwrap();
+    }
+    wait_until("everything is gone", || c.states().is_empty());
+}

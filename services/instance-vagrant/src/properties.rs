@@ -17,8 +17,8 @@
 //! nearest known name. Every problem is reported at once, each at its JSON path.
 
 use infrakit_model::Violations;
-use infrakit_model::json_path::{index, key, object, type_name};
-use infrakit_model::suggest::did_you_mean;
+use infrakit_model::json_path::{index, key, type_name};
+use infrakit_model::object::{Object, one_of_fix};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -97,27 +97,28 @@ impl Provider {
 pub fn parse(v: &Value, at: &str) -> Result<VagrantProperties, Violations> {
     let mut out = VagrantProperties::default();
     let mut bad = Violations::new();
-    let Some(obj) = object(v, at, "write {\"Image\": \"web:1\"}")? else {
-        bad.push(
-            key(at, "Image"),
-            "is required",
-            "name an image that is on the engine, e.g. {\"Image\": \"web:1\"}",
-        );
+    let Some(obj) = Object::optional(v, at, "write {\"Image\": \"web:1\"}", &mut bad) else {
+        if bad.is_empty() {
+            bad.push(
+                key(at, "Image"),
+                "is required",
+                "name an image that is on the engine, e.g. {\"Image\": \"web:1\"}",
+            );
+        }
         return Err(bad);
     };
-    let mut suggested = Vec::new();
+    let suggested = obj.reject_unknown_of(FIELDS, "the Vagrant instance plugin", &mut bad);
+    let obj = obj.map();
     for (k, val) in obj {
         let path = key(at, k);
         match k.as_str() {
             "Provider" => match val.as_str().map(|s| (s, Provider::parse(s))) {
                 Some((_, Some(p))) => out.provider = p,
-                Some((s, None)) => {
-                    let fix = match did_you_mean(s, ["docker", "virtualbox"]) {
-                        Some(m) => format!("did you mean {m:?}?"),
-                        None => "use \"docker\" or \"virtualbox\"".to_string(),
-                    };
-                    bad.push(&path, format!("{s:?} is not a supported provider"), fix);
-                }
+                Some((s, None)) => bad.push(
+                    &path,
+                    format!("{s:?} is not a supported provider"),
+                    one_of_fix(s, &["docker", "virtualbox"]),
+                ),
                 None => bad.push(
                     &path,
                     format!("must be a string, found {}", type_name(val)),
@@ -168,16 +169,7 @@ pub fn parse(v: &Value, at: &str) -> Result<VagrantProperties, Violations> {
                     "write a path such as \"/etc/infrakit/Vagrantfile.tmpl\"",
                 ),
             },
-            other => {
-                let fix = match did_you_mean(other, FIELDS.iter().copied()) {
-                    Some(s) => {
-                        suggested.push(s);
-                        format!("did you mean {s:?}?")
-                    }
-                    None => format!("use one of {}", FIELDS.join(", ")),
-                };
-                bad.push(&path, "is not a field of the Vagrant instance plugin", fix);
-            }
+            _ => {} // Reported by reject_unknown_of.
         }
     }
     provider_checks(&out, obj, at, &suggested, &mut bad);

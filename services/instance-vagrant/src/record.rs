@@ -10,12 +10,13 @@
 //! | `vagrant.log` | by every Vagrant run | Vagrant's whole output |
 //! | `vagrant.pid` | while Vagrant runs | its process ID (a restarted plugin waits for it) |
 //!
-//! JSON files are replaced atomically (written to a temporary file, synced, renamed), so a crash
-//! leaves the old or the new content, never half of it.
+//! Files are replaced with [`infrakit_model::atomic`] (a temporary file, synced, renamed, the
+//! directory synced), so a crash leaves the old or the new content, never half of it. They are
+//! mode 0600 (`boot.sh` 0700): `spec.json` holds the Properties, which may carry secrets.
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 /// The rendered Vagrantfile.
@@ -144,17 +145,10 @@ pub fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-/// Replaces `path` with `bytes` atomically.
+/// Replaces `path` with `bytes` atomically and durably, mode 0600.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    infrakit_model::atomic::write(path, bytes)?;
+    Ok(())
 }
 
 /// Replaces `path` with `value` as JSON, atomically.

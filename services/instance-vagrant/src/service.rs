@@ -68,7 +68,12 @@ impl Instance for VagrantInstance {
         let req = req.into_inner();
         st::no_subtype(KIND, &req.r#type)?;
         let plan = plan::check(req.spec.as_ref()).map_err(|v| st::invalid(&v))?;
-        let id = self.inner.provision(plan).await.map_err(provision_status)?;
+        // Runs to completion even if the caller goes away, so that a repeat with the same token
+        // finds the instance listed rather than half written.
+        let inner = self.inner.clone();
+        let id = st::task("provision", async move { inner.provision(plan).await })
+            .await?
+            .map_err(provision_status)?;
         Ok(Response::new(ProvisionResponse { id }))
     }
 

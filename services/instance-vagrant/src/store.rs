@@ -161,6 +161,8 @@ impl Store {
             if !e.file_type()?.is_dir() || !crate::naming::is_instance_id(&name) {
                 continue;
             }
+            // Temporary files of a write a crash cut short.
+            infrakit_model::atomic::remove_leftovers(&e.path())?;
             match record::load(&e.path()) {
                 Ok(l) => {
                     entries.insert(name, Self::entry(l));

@@ -156,3 +156,50 @@ fn a_plugin_killed_during_vagrant_up_resumes_it_after_a_restart() {
     assert!(env.containers().is_empty(), "{:?}", env.containers());
     assert!(env.instance_dirs().is_empty());
 }
+
+#[test]
+fn provision_with_one_token_makes_one_machine_whose_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(mut env) = Env::new("token") else {
+        return;
+    };
+    let image = env.build_image("1");
+    env.start_plugin(&[]);
+    let mut c = env.client();
+    let group = format!("tok-{}", env.id);
+    let ids = c.assert_provision_idempotent(|token| {
+        with_token(
+            spec(
+                serde_json::json!({"Image": image}),
+                &[("infrakit.group", group.as_str())],
+                SERVE,
+                None,
+            ),
+            token,
+        )
+    });
+    for id in &ids {
+        let dir = env.instances().join(id);
+        for (file, want) in [
+            ("spec.json", 0o600),
+            ("tags.json", 0o600),
+            ("state.json", 0o600),
+            ("Vagrantfile", 0o600),
+            ("boot.sh", 0o700),
+        ] {
+            let mode = std::fs::metadata(dir.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, want, "{file}");
+        }
+    }
+    for id in &ids {
+        c.wait_state(id, InstanceState::Running);
+    }
+    assert_eq!(env.containers().len(), 2, "one machine per token");
+    for id in &ids {
+        c.destroy(id).unwrap();
+    }
+    assert!(env.containers().is_empty(), "{:?}", env.containers());
+}

@@ -18,6 +18,7 @@
 //! - [`cli`]: the flags every service binary shares, and the `version` subcommand.
 //! - [`register`]: keeping a TCP plugin registered with the discovery service.
 //! - [`watch`]: serving `WatchInstances` from a broadcast of change events.
+//! - [`turns`]: per-key turns, which make Provision idempotent by token.
 
 pub mod cli;
 pub mod dial;
@@ -30,6 +31,7 @@ pub mod shutdown;
 pub mod socket;
 pub mod status;
 pub mod tls;
+pub mod turns;
 pub mod watch;
 
 pub use host::PluginHost;

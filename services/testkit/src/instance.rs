@@ -23,6 +23,72 @@ impl Instance {
         .map(|r| r.id)
     }
 
+    /// Provisions `a` and `b` at the same time (two calls in flight on one channel); returns
+    /// both answers.
+    pub fn provision_both(
+        &mut self,
+        a: InstanceSpec,
+        b: InstanceSpec,
+    ) -> (Result<String, tonic::Status>, Result<String, tonic::Status>) {
+        let (mut c1, mut c2) = (self.c.clone(), self.c.clone());
+        let call = |spec| ProvisionRequest {
+            r#type: String::new(),
+            spec: Some(spec),
+        };
+        let (ra, rb) = self
+            .rt
+            .block_on(async { tokio::join!(c1.provision(call(a)), c2.provision(call(b))) });
+        let id = |r: Result<tonic::Response<ProvisionResponse>, tonic::Status>| {
+            r.map(|r| r.into_inner().id)
+        };
+        (id(ra), id(rb))
+    }
+
+    /// Checks that Provision is idempotent by the `infrakit.provision.token` tag, as the SPI
+    /// requires: Provision twice in a row with one token, then twice at once with another;
+    /// each pair must answer one ID twice and leave exactly that instance listed with its
+    /// token. `spec(token)` builds the spec to send (it must carry the token tag, see
+    /// [`with_token`]). Returns the two instances' IDs, for the caller to clean up.
+    pub fn assert_provision_idempotent(
+        &mut self,
+        spec: impl Fn(&str) -> InstanceSpec,
+    ) -> [String; 2] {
+        let seq = format!("seq-{}", infrakit_runtime::socket::random_hex(4));
+        let first = self.provision(spec(&seq)).expect("first Provision");
+        let again = self.provision(spec(&seq));
+        let first = self.assert_one_instance(&seq, Ok(first), again, "a repeated Provision");
+
+        let conc = format!("conc-{}", infrakit_runtime::socket::random_hex(4));
+        let (a, b) = self.provision_both(spec(&conc), spec(&conc));
+        let a = self.assert_one_instance(&conc, a, b, "concurrent Provisions");
+        assert_ne!(a, first, "another token makes another instance");
+        [first, a]
+    }
+
+    /// Asserts that both answers name one instance, and that it is the only one listed with
+    /// provision token `token`; returns its ID.
+    fn assert_one_instance(
+        &mut self,
+        token: &str,
+        a: Result<String, tonic::Status>,
+        b: Result<String, tonic::Status>,
+        what: &str,
+    ) -> String {
+        let (a, b) = (a.expect(what), b.expect(what));
+        assert_eq!(a, b, "{what} with one token must answer one ID");
+        let listed: Vec<String> = self
+            .describe(&[(infrakit_model::tags::PROVISION_TOKEN, token)])
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(
+            listed,
+            std::slice::from_ref(&a),
+            "{what}: one instance with the token"
+        );
+        a
+    }
+
     /// DescribeInstances with properties, of the instances carrying every tag in `tags`; fails
     /// the test when the call fails.
     pub fn describe(&mut self, tags: &[(&str, &str)]) -> Vec<InstanceDescription> {
@@ -92,6 +158,15 @@ impl Instance {
         });
         rx
     }
+}
+
+/// `spec` with the provision token tag set to `token`.
+pub fn with_token(mut spec: InstanceSpec, token: &str) -> InstanceSpec {
+    spec.tags.insert(
+        infrakit_model::tags::PROVISION_TOKEN.to_string(),
+        token.to_string(),
+    );
+    spec
 }
 
 /// A tag map from pairs.

@@ -55,7 +55,7 @@ mod wait;
 pub use bin::{bin, bin_dir};
 pub use client::{Blocking, Flavor, channel, runtime, serving, violation_paths};
 pub use group::GroupHarness;
-pub use instance::{Instance, instance_spec, props, spec, tags};
+pub use instance::{Instance, instance_spec, props, spec, tags, with_token};
 pub use mesh::Mesh;
 pub use proc::Proc;
 pub use rustix::process::Signal;

@@ -5,8 +5,8 @@ use super::{
 };
 use crate::units::{self, Mount, MountKind};
 use infrakit_model::Violations;
-use infrakit_model::json_path::{index, key, object, strings, type_name};
-use infrakit_model::suggest::did_you_mean;
+use infrakit_model::json_path::{index, key, strings, type_name};
+use infrakit_model::object::{Object, one_of_fix};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -118,37 +118,22 @@ pub(super) fn mounts(v: &Value, path: &str, bad: &mut Violations, out: &mut Vec<
     };
     for (i, item) in items.iter().enumerate() {
         let p = index(path, i);
-        let Value::Object(m) = item else {
-            bad.push(
-                &p,
-                format!("must be an object, found {}", type_name(item)),
-                "write {\"Type\": \"bind\", \"Source\": \"/srv\", \"Target\": \"/srv\"}",
-            );
+        let before = bad.0.len();
+        let fix = "write {\"Type\": \"bind\", \"Source\": \"/srv\", \"Target\": \"/srv\"}";
+        let Some(m) = Object::read(item, &p, fix, bad) else {
             continue;
         };
-        let before = bad.0.len();
-        for k in m.keys() {
-            if !MOUNT_FIELDS.contains(&k.as_str()) {
-                let fix = match did_you_mean(k, MOUNT_FIELDS.iter().copied()) {
-                    Some(s) => format!("did you mean {s:?}?"),
-                    None => format!("use {}", MOUNT_FIELDS.join(", ")),
-                };
-                bad.push(key(&p, k), "is not a field of a mount", fix);
-            }
-        }
+        m.reject_unknown_of(MOUNT_FIELDS, "a mount", bad);
+        let m = m.map();
         let kind = match m.get("Type").and_then(Value::as_str) {
             Some("bind") => Some(MountKind::Bind),
             Some("volume") | None => Some(MountKind::Volume),
             Some("tmpfs") => Some(MountKind::Tmpfs),
             Some(other) => {
-                let fix = match did_you_mean(other, ["bind", "volume", "tmpfs"]) {
-                    Some(s) => format!("did you mean {s:?}?"),
-                    None => "use \"bind\", \"volume\" or \"tmpfs\"".to_string(),
-                };
                 bad.push(
                     key(&p, "Type"),
                     format!("{other:?} is not a mount type"),
-                    fix,
+                    one_of_fix(other, &["bind", "volume", "tmpfs"]),
                 );
                 None
             }
@@ -253,11 +238,11 @@ pub(super) fn restart(v: &Value, path: &str, bad: &mut Violations) -> Option<Res
             }
         },
         _ => {
-            let fix = match did_you_mean(name, RESTART_POLICIES.iter().copied()) {
-                Some(n) => format!("did you mean {n:?}?"),
-                None => format!("use one of {}", RESTART_POLICIES.join(", ")),
-            };
-            bad.push(path, format!("{s:?} is not a restart policy"), fix);
+            bad.push(
+                path,
+                format!("{s:?} is not a restart policy"),
+                one_of_fix(name, RESTART_POLICIES),
+            );
             return None;
         }
     };
@@ -265,19 +250,14 @@ pub(super) fn restart(v: &Value, path: &str, bad: &mut Violations) -> Option<Res
 }
 
 pub(super) fn resources(v: &Value, path: &str, bad: &mut Violations, out: &mut DockerProperties) {
-    let Some(map) = bad
-        .record(object(
-            v,
-            path,
-            "write {\"CPUs\": 0.5, \"Memory\": \"256m\"}",
-        ))
-        .flatten()
-    else {
+    let fix = "write {\"CPUs\": 0.5, \"Memory\": \"256m\"}";
+    let Some(map) = Object::optional(v, path, fix, bad) else {
         return;
     };
-    for (k, val) in map {
-        let p = key(path, k);
-        match k.as_str() {
+    map.reject_unknown_of(RESOURCE_FIELDS, "Resources", bad);
+    for (k, val) in map.fields() {
+        let p = map.at(k);
+        match k {
             "CPUs" => match val.as_f64() {
                 Some(c) if (0.01..=1024.0).contains(&c) => {
                     out.nano_cpus = Some((c * 1e9).round() as i64);
@@ -314,13 +294,7 @@ pub(super) fn resources(v: &Value, path: &str, bad: &mut Violations, out: &mut D
                     Err((problem, fix)) => bad.push(&p, problem, fix),
                 }
             }
-            other => {
-                let fix = match did_you_mean(other, RESOURCE_FIELDS.iter().copied()) {
-                    Some(s) => format!("did you mean {s:?}?"),
-                    None => format!("use {}", RESOURCE_FIELDS.join(" or ")),
-                };
-                bad.push(&p, "is not a field of Resources", fix);
-            }
+            _ => {} // Reported by reject_unknown_of.
         }
     }
 }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use infrakit_testkit::docker::{docker, docker_ok};
-pub use infrakit_testkit::{Instance as Client, spec, violation_paths};
+pub use infrakit_testkit::{Instance as Client, spec, violation_paths, with_token};
 
 /// How long a condition may take before a test fails.
 pub const PATIENCE: Duration = Duration::from_secs(60);

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub use infrakit_testkit::procfs::signal;
-pub use infrakit_testkit::{Instance as Client, props, spec, tags as tag_map, violation_paths};
+pub use infrakit_testkit::{
+    Instance as Client, props, spec, tags as tag_map, violation_paths, with_token,
+};
 
 /// How long a condition may take before a test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);

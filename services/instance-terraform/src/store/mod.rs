@@ -83,13 +83,27 @@ struct Inner {
     entries: BTreeMap<String, Entry>,
 }
 
+// === impl Inner ===
+
+impl Inner {
+    /// The instance (not being destroyed) provisioned with this provision token, if any.
+    fn by_token(&self, token: &str) -> Option<String> {
+        self.entries
+            .values()
+            .find(|e| {
+                e.record.phase != Phase::Destroying
+                    && e.record.tags.get(PROVISION_TOKEN).map(String::as_str) == Some(token)
+            })
+            .map(|e| e.record.id.clone())
+    }
+}
+
 /// The working directory and its index.
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
     meta: PathBuf,
     sidecars: PathBuf,
-    tmp: PathBuf,
     inner: Mutex<Inner>,
     events: EventBroadcast,
     revs: AtomicU64,
@@ -191,18 +205,16 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let meta = dir.join(names::META_DIR);
         let sidecars = meta.join("instances");
-        let tmp = meta.join("tmp");
-        for d in [dir, &meta, &sidecars, &tmp] {
+        for d in [dir, &meta, &sidecars] {
             disk::create_dir(d)?;
         }
-        for stale in disk::list(&tmp)? {
-            let _ = disk::remove(&tmp.join(stale));
+        for d in [dir, &sidecars] {
+            disk::remove_leftovers(d)?;
         }
         let store = Self {
             dir: dir.to_path_buf(),
             meta,
             sidecars,
-            tmp,
             inner: Mutex::new(Inner {
                 entries: BTreeMap::new(),
             }),
@@ -299,19 +311,20 @@ impl Store {
 
     /// The instance (not being destroyed) provisioned with this provision token, if any.
     pub fn find_by_token(&self, token: &str) -> Option<String> {
-        self.lock()
-            .entries
-            .values()
-            .find(|e| {
-                e.record.phase != Phase::Destroying
-                    && e.record.tags.get(PROVISION_TOKEN).map(String::as_str) == Some(token)
-            })
-            .map(|e| e.record.id.clone())
+        self.lock().by_token(token)
     }
 
     /// Adds a new instance: its sidecar, then its file. It is listed (PENDING) from now on.
-    pub fn provision(&self, record: Record, rendered: Rendered) -> Result<(), StoreError> {
+    /// Returns its ID; when an instance (not being destroyed) carries the record's provision
+    /// token already, adds nothing and returns that instance's ID (checked under the lock that
+    /// adding takes, so concurrent Provisions with one token make one instance).
+    pub fn provision(&self, record: Record, rendered: Rendered) -> Result<String, StoreError> {
         let mut inner = self.lock();
+        if let Some(token) = record.tags.get(PROVISION_TOKEN)
+            && let Some(existing) = inner.by_token(token)
+        {
+            return Ok(existing);
+        }
         let id = record.id.clone();
         if inner.entries.contains_key(&id) {
             return Err(StoreError::Exists(id));
@@ -331,9 +344,9 @@ impl Store {
             self.write_if_changed(&self.dir.join(name), content)?;
         }
         let desc = entry.describe(false);
-        inner.entries.insert(id, entry);
+        inner.entries.insert(id.clone(), entry);
         self.emit(InstanceEventKind::Created, Some(desc));
-        Ok(())
+        Ok(id)
     }
 
     /// Merges labels into an instance's tags (and its Terraform file).
@@ -625,7 +638,7 @@ impl Store {
     fn save(&self, record: &Record) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec_pretty(record)
             .map_err(|e| StoreError::Encode(record.id.clone(), e))?;
-        disk::write_atomic(&self.sidecar_path(&record.id), &bytes, &self.tmp)?;
+        disk::write_atomic(&self.sidecar_path(&record.id), &bytes)?;
         Ok(())
     }
 
@@ -640,7 +653,7 @@ impl Store {
         if disk::read_opt(path)?.as_deref() == Some(bytes.as_slice()) {
             return Ok(false);
         }
-        disk::write_atomic(path, &bytes, &self.tmp)?;
+        disk::write_atomic(path, &bytes)?;
         Ok(true)
     }
 

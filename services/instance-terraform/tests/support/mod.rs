@@ -19,7 +19,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 pub use infrakit_testkit::procfs::environ;
-pub use infrakit_testkit::{GroupHarness, Instance as Client, instance_spec, violation_paths};
+pub use infrakit_testkit::{
+    GroupHarness, Instance as Client, instance_spec, violation_paths, with_token,
+};
 
 /// How long a condition may take before a test fails.
 pub const PATIENCE: Duration = Duration::from_secs(45);

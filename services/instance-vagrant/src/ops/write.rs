@@ -13,7 +13,7 @@ pub(super) fn instance(
     plan: &Plan,
     template: &Template,
 ) -> std::io::Result<Loaded> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     let dir = store.dir(&plan.id);
     let mut builder = std::fs::DirBuilder::new();
     builder.mode(0o700);
@@ -31,9 +31,11 @@ pub(super) fn instance(
             root: store.root(),
             dir: &dir,
         };
-        let boot = dir.join(record::BOOT_SCRIPT);
-        std::fs::write(&boot, vagrantfile::boot_script(plan))?;
-        std::fs::set_permissions(&boot, std::fs::Permissions::from_mode(0o700))?;
+        infrakit_model::atomic::write_mode(
+            &dir.join(record::BOOT_SCRIPT),
+            vagrantfile::boot_script(plan).as_bytes(),
+            0o700,
+        )?;
         record::write_atomic(
             &dir.join(record::VAGRANTFILE),
             vagrantfile::render(template, plan, &cx).as_bytes(),

@@ -19,7 +19,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use infrakit_testkit::docker::{docker, docker_ok};
-pub use infrakit_testkit::{Instance as Client, instance_spec as spec, props, violation_paths};
+pub use infrakit_testkit::{
+    Instance as Client, instance_spec as spec, props, violation_paths, with_token,
+};
 
 /// How long a condition may take before a test fails.
 pub const PATIENCE: Duration = Duration::from_secs(45);
