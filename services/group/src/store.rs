@@ -3,8 +3,7 @@
 //! file work runs on tokio's blocking threads, never on the runtime's.
 
 use crate::ports::{BoxFuture, Record, StorePort};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// Why the store failed.
@@ -37,16 +36,19 @@ impl FileStore {
                 path: dir.to_path_buf(),
                 source,
             })?;
+        // Temporary files of writes cut short by a crash.
+        if let Err(e) = infrakit_model::atomic::remove_leftovers(dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot clear leftover temporary files");
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
         })
     }
 
     /// Every stored group. Files that cannot be read are skipped with an error in the log.
-    fn load_all_now(&self) -> Vec<(String, Record)> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
+    fn load_all_now(&self) -> Result<Vec<(String, Record)>, String> {
+        let entries = std::fs::read_dir(&self.dir)
+            .map_err(|e| format!("cannot read the state directory {:?}: {e}", self.dir))?;
         let mut out = Vec::new();
         for e in entries.filter_map(Result::ok) {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -64,46 +66,23 @@ impl FileStore {
             }
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        Ok(out)
     }
 
     /// Saves a group's record atomically.
     fn save_now(&self, id: &str, record: &Record) -> Result<(), StoreError> {
         let path = self.path(id);
-        let tmp = self.dir.join(format!(".{id}.tmp"));
-        let err = |what, p: &Path| {
-            let p = p.to_path_buf();
-            move |source| StoreError {
-                what,
-                path: p,
-                source,
-            }
-        };
         let bytes = serde_json::to_vec(record).map_err(|e| StoreError {
             what: "cannot encode the record of",
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
-        let write = || -> Result<(), StoreError> {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(err("cannot write", &tmp))?;
-            f.write_all(&bytes).map_err(err("cannot write", &tmp))?;
-            f.sync_all().map_err(err("cannot sync", &tmp))?;
-            std::fs::rename(&tmp, &path).map_err(err("cannot replace", &path))?;
-            std::fs::File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(err("cannot sync", &self.dir))
-        };
-        let r = write();
-        if r.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        r
+        infrakit_model::atomic::write(&path, &bytes).map_err(|e| StoreError {
+            what: e.what,
+            path: e.path.clone(),
+            source: e.into(),
+        })?;
+        Ok(())
     }
 
     /// Forgets a group.
@@ -129,7 +108,7 @@ impl StorePort for FileStore {
         Box::pin(async move {
             tokio::task::spawn_blocking(move || me.load_all_now())
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?
         })
     }
 
@@ -168,7 +147,7 @@ mod tests {
         };
         s.save_now("g", &r).unwrap();
         s.save_now("g", &r).unwrap();
-        let all = s.load_all_now();
+        let all = s.load_all_now().unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].0, "g");
         use std::os::unix::fs::PermissionsExt;
@@ -176,6 +155,6 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600, "records may hold secrets");
         s.remove_now("g").unwrap();
         s.remove_now("g").unwrap();
-        assert!(s.load_all_now().is_empty());
+        assert!(s.load_all_now().unwrap().is_empty());
     }
 }
