@@ -16,6 +16,7 @@ mod group_support;
 mod grpcurl;
 mod ikctl;
 mod ikctl_group;
+mod keepalive;
 mod plugin_host;
 mod python_client;
 mod readme;
