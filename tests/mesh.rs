@@ -17,6 +17,7 @@ mod grpcurl;
 mod ikctl;
 mod ikctl_group;
 mod keepalive;
+mod listener;
 mod plugin_host;
 mod python_client;
 mod readme;
