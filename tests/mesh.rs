@@ -21,3 +21,4 @@ mod listener;
 mod plugin_host;
 mod python_client;
 mod readme;
+mod reflection;

@@ -243,13 +243,14 @@ impl PluginHost {
         let mut routes = self.routes;
         routes.add_service(PluginServer::new(info));
         routes.add_service(health);
+        let served: Vec<&str> = self.services.iter().copied().chain(HOST_SERVICES).collect();
         routes.add_service(
-            reflection_builder()
+            reflection_builder(&served)
                 .build_v1()
                 .map_err(HostError::Reflection)?,
         );
         routes.add_service(
-            reflection_builder()
+            reflection_builder(&served)
                 .build_v1alpha()
                 .map_err(HostError::Reflection)?,
         );
@@ -310,12 +311,28 @@ impl PluginHost {
     }
 }
 
-/// Reflection over the SPI, health and rich error detail types.
-fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
-    tonic_reflection::server::Builder::configure()
+/// The services every plugin host serves besides the plugin's own.
+const HOST_SERVICES: [&str; 4] = [
+    infrakit_spi::service_names::PLUGIN,
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// Reflection that lists exactly the services in `served`, and can describe every type of the
+/// SPI, health, reflection and rich error details (a flavor's messages use the instance SPI's
+/// types, so every file stays registered even when its services are not listed).
+fn reflection_builder<'a>(served: &[&str]) -> tonic_reflection::server::Builder<'a> {
+    let mut b = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(infrakit_spi::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
+    for name in served {
+        b = b.with_service_name(*name);
+    }
+    b
 }
 
 /// Serves `Plugin/Info` from a fixed answer.
@@ -328,3 +345,6 @@ impl Plugin for InfoService {
         Ok(Response::new(self.0.clone()))
     }
 }
+
+#[cfg(test)]
+mod tests;
