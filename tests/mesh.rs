@@ -18,6 +18,7 @@ mod ikctl;
 mod ikctl_group;
 mod keepalive;
 mod listener;
+mod logs;
 mod plugin_host;
 mod python_client;
 mod readme;
