@@ -1,6 +1,7 @@
 //! The flags every service binary shares, the `version` subcommand, and [`run_plugin`], which
 //! does everything a plugin's `main` needs around building its services.
 
+use crate::accept::DEFAULT_MAX_CONNECTIONS;
 use crate::host::{BindOptions, HostError, Listener, PluginHost};
 use crate::listen::ListenAddr;
 use crate::logging::{self, LogFormat};
@@ -10,6 +11,7 @@ use crate::tls::ServerTlsFiles;
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Flags shared by every plugin binary.
 #[derive(Clone, Debug, clap::Args)]
@@ -38,6 +40,24 @@ pub struct ServeArgs {
     /// Allow a TCP listener without TLS (only on a trusted network).
     #[arg(long, global = true)]
     pub insecure: bool,
+    /// The most connections the listener holds open at once; more wait until one closes.
+    #[arg(
+        long,
+        default_value_t = DEFAULT_MAX_CONNECTIONS,
+        value_parser = parse_max_connections,
+        env = "INFRAKIT_MAX_CONNECTIONS",
+        global = true
+    )]
+    pub max_connections: usize,
+    /// How long a TLS client may take to finish its handshake before it is disconnected.
+    #[arg(
+        long,
+        default_value = "10s",
+        value_parser = parse_handshake_timeout,
+        env = "INFRAKIT_TLS_HANDSHAKE_TIMEOUT",
+        global = true
+    )]
+    pub tls_handshake_timeout: Duration,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "INFRAKIT_LOG_FORMAT", global = true)]
     pub log_format: LogFormat,
@@ -247,6 +267,8 @@ where
             _ => None,
         },
         insecure: args.insecure,
+        max_connections: args.max_connections,
+        tls_handshake_timeout: args.tls_handshake_timeout,
     };
     let shutdown = Shutdown::on_signals();
     let listener = Listener::bind(&addr, &opts).await.map_err(|e| chain(&e))?;
@@ -263,6 +285,26 @@ where
     host.serve(listener, shutdown)
         .await
         .map_err(|e: HostError| chain(&e))
+}
+
+/// Parses `--max-connections`: a whole number of at least 1.
+fn parse_max_connections(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a number of connections: give a whole number of at least 1 (default {DEFAULT_MAX_CONNECTIONS})"
+        )),
+    }
+}
+
+/// Parses `--tls-handshake-timeout`: a duration such as `10s` or `500ms`, more than zero.
+fn parse_handshake_timeout(text: &str) -> Result<Duration, String> {
+    match infrakit_model::duration::parse(text, infrakit_model::duration::Syntax::WHOLE) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "{text:?} is not a handshake timeout: give a duration above zero such as \"10s\" or \"500ms\""
+        )),
+    }
 }
 
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -282,6 +324,36 @@ mod tests {
             dir.display()
         );
         assert!(dir.is_absolute(), "{}", dir.display());
+    }
+
+    #[test]
+    fn connection_limits_must_be_positive_and_say_how_to_fix_them() {
+        assert_eq!(parse_max_connections("7"), Ok(7));
+        let e = parse_max_connections("0").unwrap_err();
+        assert!(e.contains("at least 1"), "{e}");
+        assert_eq!(
+            parse_handshake_timeout("1500ms"),
+            Ok(Duration::from_millis(1500))
+        );
+        for bad in ["0s", "ten", "5"] {
+            let e = parse_handshake_timeout(bad).unwrap_err();
+            assert!(e.contains("such as \"10s\""), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_listener_limits_default_to_the_documented_values() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from(["plugin"]).unwrap();
+        assert_eq!(cli.serve.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(
+            cli.serve.tls_handshake_timeout,
+            crate::host::DEFAULT_TLS_HANDSHAKE_TIMEOUT
+        );
     }
 
     #[test]

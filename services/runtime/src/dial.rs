@@ -16,11 +16,24 @@ pub const DISCOVERY_NAME: &str = "discovery";
 
 /// How long to wait for a connection before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often an idle connection is pinged, so a frozen or vanished peer is noticed (and open
-/// streams fail) within this plus [`KEEPALIVE_TIMEOUT`].
-pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a call or stream may go without receiving anything before the connection is pinged,
+/// so that a frozen or vanished peer is noticed (and open streams fail) within this plus
+/// [`KEEPALIVE_TIMEOUT`].
+///
+/// Five minutes is the shortest interval that gRPC servers of other stacks accept by default:
+/// C-core (Python, C++, Ruby, PHP), Go and Java count a ping that comes sooner than 5 minutes
+/// after the previous one, without data in between, as a strike, and after two strikes close the
+/// connection with GOAWAY `too_many_pings`, cutting every call on it. Unary calls do not depend
+/// on pings: each has its own deadline.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(300);
+// Shorter intervals get channels to other stacks' servers closed mid-call (see above).
+const _: () = assert!(KEEPALIVE_INTERVAL.as_secs() >= 300);
 /// How long a keepalive ping may go unanswered.
-pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a TCP connection may be silent before the kernel probes it, so that a peer host
+/// that vanished (and will never answer) is noticed even between pings. It costs nothing at the
+/// gRPC level: TCP probes are not HTTP/2 frames, so no server counts them.
+pub const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// Why a plugin could not be reached.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +101,18 @@ pub struct Resolved {
     pub tls: bool,
 }
 
+/// The connect timeout and HTTP/2 keepalive every plugin channel uses. Pings are sent only while
+/// a call or stream is open ([`KEEPALIVE_INTERVAL`] explains the interval): an idle connection is
+/// never pinged, because servers of other stacks refuse pings without calls (C-core allows one
+/// every 2 hours), and a dead idle connection costs nothing until the next call, which
+/// reconnects.
+fn with_liveness(ep: Endpoint) -> Endpoint {
+    ep.connect_timeout(CONNECT_TIMEOUT)
+        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .keep_alive_while_idle(false)
+}
+
 /// Connects to an endpoint. Unix sockets are dialled with `:authority` `localhost`.
 pub async fn connect(
     addr: &ListenAddr,
@@ -101,11 +126,7 @@ pub async fn connect(
     match addr {
         ListenAddr::Unix(path) => {
             let path = path.clone();
-            Endpoint::from_static("http://localhost")
-                .connect_timeout(CONNECT_TIMEOUT)
-                .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
-                .keep_alive_timeout(KEEPALIVE_TIMEOUT)
-                .keep_alive_while_idle(true)
+            with_liveness(Endpoint::from_static("http://localhost"))
                 .connect_with_connector(tower::service_fn(move |_: Uri| {
                     let path = path.clone();
                     async move {
@@ -119,12 +140,10 @@ pub async fn connect(
         }
         ListenAddr::Tcp(hostport) => {
             let scheme = if tls { "https" } else { "http" };
-            let mut ep = Endpoint::from_shared(format!("{scheme}://{hostport}"))
-                .map_err(|e| err(&e))?
-                .connect_timeout(CONNECT_TIMEOUT)
-                .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
-                .keep_alive_timeout(KEEPALIVE_TIMEOUT)
-                .keep_alive_while_idle(true);
+            let mut ep = with_liveness(
+                Endpoint::from_shared(format!("{scheme}://{hostport}")).map_err(|e| err(&e))?,
+            )
+            .tcp_keepalive(Some(TCP_KEEPALIVE));
             if tls {
                 let files = opts.tls.clone().unwrap_or_default();
                 ep = ep.tls_config(client_config(&files)?).map_err(|e| err(&e))?;

@@ -1,6 +1,7 @@
 //! Serving a plugin: its gRPC services plus `grpc.health.v1`, server reflection (v1 and v1alpha,
 //! so that grpcurl 1.8 works) and `infrakit.plugin.v1.Plugin/Info`, on a unix socket or TCP.
 
+use crate::accept::{self, DEFAULT_MAX_CONNECTIONS};
 use crate::listen::ListenAddr;
 use crate::shutdown::Shutdown;
 use crate::socket::{SocketError, SocketGuard, bind_unix};
@@ -17,6 +18,12 @@ use tonic_health::ServingStatus;
 
 /// How long open connections may take to finish after a shutdown starts.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
+/// How long a TLS client may take to finish its handshake unless told otherwise.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may send nothing before the server pings its client, so that the
+/// descriptors of clients that vanished are freed. Clients never police a server's pings (gRPC
+/// C-core, Go and Java only limit the pings a server receives), so this may be short.
+const SERVER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Why a plugin could not serve.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +57,7 @@ pub enum HostError {
 }
 
 /// Options for binding a listener.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct BindOptions {
     /// Group allowed to connect to a unix socket (mode 0660); otherwise 0600.
     pub socket_group: Option<String>,
@@ -58,25 +65,46 @@ pub struct BindOptions {
     pub tls: Option<ServerTlsFiles>,
     /// Serve plaintext TCP without TLS.
     pub insecure: bool,
+    /// The most connections open at once; more wait in the backlog until one closes.
+    pub max_connections: usize,
+    /// How long a TLS client may take to finish its handshake before it is disconnected.
+    pub tls_handshake_timeout: Duration,
 }
 
 /// A bound listener, ready to serve.
 #[derive(Debug)]
-pub enum Listener {
-    /// A unix socket, removed again when the listener is dropped.
+pub struct Listener {
+    socket: Socket,
+    max_connections: usize,
+}
+
+/// The socket of a [`Listener`].
+#[derive(Debug)]
+enum Socket {
+    /// A unix socket, removed again when the guard is dropped.
     Unix {
-        /// The socket.
         listener: tokio::net::UnixListener,
-        /// Removes the socket file on drop.
         guard: SocketGuard,
     },
     /// A TCP listener, with TLS unless `--insecure` was given.
     Tcp {
-        /// The socket.
         listener: tokio::net::TcpListener,
-        /// The TLS configuration, if any.
         tls: Option<Box<tonic::transport::ServerTlsConfig>>,
     },
+}
+
+// === impl BindOptions ===
+
+impl Default for BindOptions {
+    fn default() -> Self {
+        Self {
+            socket_group: None,
+            tls: None,
+            insecure: false,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+        }
+    }
 }
 
 // === impl Listener ===
@@ -84,7 +112,7 @@ pub enum Listener {
 impl Listener {
     /// Binds `addr` with the given options. Must be called inside a tokio runtime.
     pub async fn bind(addr: &ListenAddr, opts: &BindOptions) -> Result<Self, HostError> {
-        match addr {
+        let socket = match addr {
             ListenAddr::Unix(path) => {
                 let (std_listener, guard) = bind_unix(path, opts.socket_group.as_deref())?;
                 let listener =
@@ -94,11 +122,13 @@ impl Listener {
                             source,
                         }
                     })?;
-                Ok(Self::Unix { listener, guard })
+                Socket::Unix { listener, guard }
             }
             ListenAddr::Tcp(hostport) => {
                 let tls = match (&opts.tls, opts.insecure) {
-                    (Some(files), _) => Some(Box::new(server_config(files)?)),
+                    (Some(files), _) => Some(Box::new(
+                        server_config(files)?.timeout(opts.tls_handshake_timeout),
+                    )),
                     (None, true) => None,
                     (None, false) => return Err(HostError::TlsRequired(addr.to_string())),
                 };
@@ -108,16 +138,20 @@ impl Listener {
                         addr: addr.to_string(),
                         source,
                     })?;
-                Ok(Self::Tcp { listener, tls })
+                Socket::Tcp { listener, tls }
             }
-        }
+        };
+        Ok(Self {
+            socket,
+            max_connections: opts.max_connections,
+        })
     }
 
     /// The address actually bound (with the real port for `tcp://host:0`).
     pub fn local_addr(&self) -> ListenAddr {
-        match self {
-            Self::Unix { guard, .. } => ListenAddr::Unix(guard.path().to_path_buf()),
-            Self::Tcp { listener, .. } => ListenAddr::Tcp(
+        match &self.socket {
+            Socket::Unix { guard, .. } => ListenAddr::Unix(guard.path().to_path_buf()),
+            Socket::Tcp { listener, .. } => ListenAddr::Tcp(
                 listener
                     .local_addr()
                     .map(|a| a.to_string())
@@ -128,7 +162,7 @@ impl Listener {
 
     /// True when this is a TCP listener with TLS.
     pub fn has_tls(&self) -> bool {
-        matches!(self, Self::Tcp { tls: Some(_), .. })
+        matches!(self.socket, Socket::Tcp { tls: Some(_), .. })
     }
 }
 
@@ -209,13 +243,14 @@ impl PluginHost {
         let mut routes = self.routes;
         routes.add_service(PluginServer::new(info));
         routes.add_service(health);
+        let served: Vec<&str> = self.services.iter().copied().chain(HOST_SERVICES).collect();
         routes.add_service(
-            reflection_builder()
+            reflection_builder(&served)
                 .build_v1()
                 .map_err(HostError::Reflection)?,
         );
         routes.add_service(
-            reflection_builder()
+            reflection_builder(&served)
                 .build_v1alpha()
                 .map_err(HostError::Reflection)?,
         );
@@ -238,11 +273,13 @@ impl PluginHost {
             }
         };
         tracing::info!(name = %self.name, kind = %self.kind, %listen, "serving");
-        let mut builder = Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
+        let mut builder =
+            Server::builder().http2_keepalive_interval(Some(SERVER_KEEPALIVE_INTERVAL));
+        let max = listener.max_connections;
         let serve = async {
-            match listener {
-                Listener::Unix { listener, guard } => {
-                    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+            match listener.socket {
+                Socket::Unix { listener, guard } => {
+                    let incoming = accept::incoming(listener, max, listen.clone());
                     let r = builder
                         .add_routes(routes)
                         .serve_with_incoming_shutdown(incoming, stopping)
@@ -250,12 +287,11 @@ impl PluginHost {
                     drop(guard);
                     r
                 }
-                Listener::Tcp { listener, tls } => {
+                Socket::Tcp { listener, tls } => {
                     if let Some(tls) = tls {
                         builder = builder.tls_config(*tls).map_err(HostError::Transport)?;
                     }
-                    let incoming = tonic::transport::server::TcpIncoming::from(listener)
-                        .with_nodelay(Some(true));
+                    let incoming = accept::incoming(listener, max, listen.clone());
                     builder
                         .add_routes(routes)
                         .serve_with_incoming_shutdown(incoming, stopping)
@@ -275,12 +311,28 @@ impl PluginHost {
     }
 }
 
-/// Reflection over the SPI, health and rich error detail types.
-fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
-    tonic_reflection::server::Builder::configure()
+/// The services every plugin host serves besides the plugin's own.
+const HOST_SERVICES: [&str; 4] = [
+    infrakit_spi::service_names::PLUGIN,
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// Reflection that lists exactly the services in `served`, and can describe every type of the
+/// SPI, health, reflection and rich error details (a flavor's messages use the instance SPI's
+/// types, so every file stays registered even when its services are not listed).
+fn reflection_builder<'a>(served: &[&str]) -> tonic_reflection::server::Builder<'a> {
+    let mut b = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(infrakit_spi::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
+    for name in served {
+        b = b.with_service_name(*name);
+    }
+    b
 }
 
 /// Serves `Plugin/Info` from a fixed answer.
@@ -293,3 +345,6 @@ impl Plugin for InfoService {
         Ok(Response::new(self.0.clone()))
     }
 }
+
+#[cfg(test)]
+mod tests;

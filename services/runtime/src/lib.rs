@@ -10,6 +10,8 @@
 //! - [`socket`]: binding unix sockets safely (0600/0660, stale-socket replacement, path limit).
 //! - [`tls`]: server and client TLS from PEM files.
 //! - [`host`]: serving a set of gRPC services with health, reflection and `Plugin/Info`.
+//! - `accept` (private): the accept loop of every listener (a connection cap, a backoff on accept
+//!   errors).
 //! - [`shutdown`]: SIGTERM/SIGINT handling and the token that ends open streams.
 //! - [`logging`]: tracing to stderr as text or JSON.
 //! - [`plugins_dir`]: where plugin sockets live.
@@ -20,6 +22,7 @@
 //! - [`watch`]: serving `WatchInstances` from a broadcast of change events.
 //! - [`turns`]: per-key turns, which make Provision idempotent by token.
 
+mod accept;
 pub mod cli;
 pub mod dial;
 pub mod host;
