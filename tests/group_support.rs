@@ -54,6 +54,8 @@ impl Mesh {
                 "500ms",
                 "--health-interval",
                 "100ms",
+                "--resync-interval",
+                "1s",
             ],
         ));
     }

@@ -251,7 +251,10 @@ impl World {
 
     fn set_health(&mut self, id: &str, h: Health, now: Time) {
         self.rig.cloud.set_health(id, h);
-        self.health.entry(id.to_string()).or_default().push((now, h));
+        self.health
+            .entry(id.to_string())
+            .or_default()
+            .push((now, h));
     }
 
     /// The invariants, checked after every step.
