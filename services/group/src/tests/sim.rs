@@ -107,7 +107,7 @@ async fn run(seed: u64) -> Result<(), String> {
     let mut w = World {
         rig: Rig::new(),
         rng: Rng::new(seed),
-        pets: seed % 2 == 0,
+        pets: seed.is_multiple_of(2),
         desired: Vec::new(),
         health: HashMap::new(),
         outage_since: None,
