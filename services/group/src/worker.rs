@@ -44,27 +44,44 @@ enum Next {
 /// The shortest wait between passes that found something due.
 const MIN_WAIT: Duration = Duration::from_millis(1);
 
+/// The shortest time between passes while operations run, when a change is seen.
+const BUSY_GAP: Duration = Duration::from_millis(200);
+
 /// Runs the worker of one group until it is freed, destroyed, or the process stops.
 pub(crate) async fn run(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
     let watcher = tokio::spawn(watch_instances(mgr.clone(), g.clone()));
     let mut w = Worker::new(mgr, g.clone());
-    loop {
+    'passes: loop {
         if g.stop.is_cancelled() {
             break;
         }
-        let wait = match w.pass().await {
-            Next::After(d) => d,
+        let started = tokio::time::Instant::now();
+        let mut due = match w.pass().await {
+            Next::After(d) => started + d,
             Next::Stop => break,
         };
-        tokio::select! {
-            biased;
-            () = g.stop.cancelled() => break,
-            Some(r) = w.ops.join_next(), if !w.ops.is_empty() => {
-                let first = r.ok().flatten();
-                w.finish(first).await;
+        // Wait for a trigger. While operations run, their ends are recorded as they come, and
+        // a change seen meanwhile is looked at after BUSY_GAP at the earliest: a converge of
+        // thousands of instances makes a few passes, not one per instance.
+        loop {
+            let busy = !w.ops.is_empty();
+            tokio::select! {
+                biased;
+                () = g.stop.cancelled() => break 'passes,
+                Some(r) = w.ops.join_next(), if busy => {
+                    w.finish(r.ok().flatten()).await;
+                    if w.ops.is_empty() && w.queue.is_empty() {
+                        break; // everything started has ended: look again now
+                    }
+                }
+                () = g.wake.notified() => {
+                    if !busy {
+                        break;
+                    }
+                    due = due.min(started + BUSY_GAP);
+                }
+                () = tokio::time::sleep_until(due) => break,
             }
-            () = g.wake.notified() => {}
-            () = tokio::time::sleep(wait) => {}
         }
     }
     watcher.abort();
@@ -406,7 +423,21 @@ impl Worker {
                 self.resend.insert(token.clone(), (t.after(wait), tries));
             }
         }
-        if live.state != before || self.dirty {
+        // Failures and kept instances change what the next pass may do: store them now. The
+        // rest (instance IDs of provisions) is stored with the next pass, so a burst of
+        // thousands of outcomes is not a burst of writes.
+        let urgent = done.iter().any(|d| {
+            matches!(
+                d.outcome,
+                Outcome::ProvisionFailed { .. }
+                    | Outcome::DestroyFailed { .. }
+                    | Outcome::HealCancelled { .. }
+                    | Outcome::LabelFailed { .. }
+            )
+        });
+        if live.state != before && !urgent {
+            self.dirty = true;
+        } else if live.state != before || self.dirty {
             match self.mgr.persist(&g, &live.spec, &live.state).await {
                 Ok(()) => self.dirty = false,
                 Err(e) => {
