@@ -34,7 +34,7 @@ fn a_single_node_swarm_prepares_judges_and_drains_without_instances() {
     assert_eq!(st.code(), Code::InvalidArgument);
     assert_eq!(
         violation_paths(&st),
-        vec!["$.properties.JoinTimeout", "$.properties.Rol"]
+        vec!["$.properties.Rol", "$.properties.JoinTimeout"]
     );
     let st = validate(&mut f, "worker", r#"{"Role": "manager"}"#).unwrap_err();
     assert_eq!(violation_paths(&st), vec!["$.properties.Role"]);

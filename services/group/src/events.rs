@@ -107,3 +107,41 @@ pub fn kind_name(kind: EventKind) -> String {
         .to_ascii_lowercase()
         .replace('_', "-")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The kinds the driver emits are exactly the kinds `proto/` documents (each one emitted
+    /// somewhere), and the README lists every one by its name.
+    #[test]
+    fn every_documented_event_kind_is_emitted_and_listed_in_the_readme() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut driver = String::new();
+        for e in std::fs::read_dir(&src).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("events.rs") {
+                driver.push_str(&std::fs::read_to_string(&p).unwrap());
+            }
+        }
+        let readme = std::fs::read_to_string(src.join("../../../README.md")).unwrap();
+        let kinds: Vec<EventKind> = (1..64)
+            .filter_map(|v| EventKind::try_from(v).ok())
+            .collect();
+        assert!(kinds.len() >= 17, "{kinds:?}");
+        for k in kinds {
+            let used = format!("EventKind::{k:?}");
+            assert!(
+                driver.contains(&used),
+                "{used} is documented but never emitted"
+            );
+            let name = kind_name(k);
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "the README does not list the event kind `{name}`"
+            );
+        }
+        assert_eq!(kind_name(EventKind::DestroyedGroup), "destroyed-group");
+    }
+}

@@ -17,7 +17,7 @@
 //!   flight any more.
 //! - Failed observations are retried with a growing backoff.
 
-use crate::manager::{GroupHandle, Manager};
+use crate::manager::{GroupHandle, Live, Manager};
 use crate::observer::{Observation, Observer};
 use crate::ops::{self, CALL_TIMEOUT, Done, Op, OpKey, Shared};
 use crate::ports::Ports;
@@ -202,26 +202,8 @@ impl Worker {
             })
             .collect();
         let resends = self.resends(&mut next, &planned, &shared.spec, t);
-        if next != live.state || self.dirty {
-            if let Err(e) = self.mgr.persist(&g, &live.spec, &next).await {
-                return self.cannot_store(&p.status, &e.to_string(), backoff);
-            }
-            self.dirty = false;
-            self.failed = if seen.is_ok() { 0 } else { self.failed };
-            let cleared = live
-                .state
-                .last_error()
-                .filter(|_| next.last_error().is_none())
-                .map(|e| e.message.clone());
-            live.state = next;
-            if let Some(was) = cleared {
-                self.emit(
-                    EventKind::Recovered,
-                    None,
-                    None,
-                    format!("recovered from: {was}"),
-                );
-            }
+        if let Err(e) = self.store(&mut live, next).await {
+            return self.cannot_store(&p.status, &e, backoff);
         }
         g.note_phase(self.mgr.events(), p.status.phase, &p.status.message);
         if p.destroy_finished() && self.busy.is_empty() {
@@ -251,6 +233,34 @@ impl Worker {
         drop(live);
         // Resends are due again only after their next answer.
         Next::After(wait)
+    }
+
+    /// Stores the state a pass planned, if it changed (or outcomes are not stored yet), and
+    /// reports a recovery when it clears the last error.
+    async fn store(&mut self, live: &mut Live, next: GroupState) -> Result<(), String> {
+        if next == live.state && !self.dirty {
+            return Ok(());
+        }
+        self.mgr
+            .persist(&self.g, &live.spec, &next)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.dirty = false;
+        let cleared = live
+            .state
+            .last_error()
+            .filter(|_| next.last_error().is_none())
+            .map(|e| e.message.clone());
+        live.state = next;
+        if let Some(was) = cleared {
+            self.emit(
+                EventKind::Recovered,
+                None,
+                None,
+                format!("recovered from: {was}"),
+            );
+        }
+        Ok(())
     }
 
     /// The committed spec's shared parts and the generation they belong to.

@@ -99,13 +99,8 @@ async fn an_instance_healthy_again_is_not_destroyed_on_its_stale_verdict() {
 #[tokio::test(start_paused = true)]
 async fn a_restart_during_a_slow_provision_sends_the_same_token_and_makes_no_duplicate() {
     let rig = Rig::new();
-    rig.cloud.set(
-        "provision",
-        Behaviour {
-            delay: Duration::from_secs(4),
-            ..Default::default()
-        },
-    );
+    rig.cloud
+        .set("provision", Behaviour::delayed(Duration::from_secs(4)));
     let (mgr, shutdown) = controller(&rig).await;
     mgr.commit(&spec("g", cattle(3, json!({}))), false)
         .await
@@ -130,13 +125,8 @@ async fn a_slow_drain_holds_up_only_its_own_instance() {
         .await
         .unwrap();
     converged(&mgr, "g").await;
-    rig.cloud.set(
-        "drain",
-        Behaviour {
-            delay: Duration::from_secs(20),
-            ..Default::default()
-        },
-    );
+    rig.cloud
+        .set("drain", Behaviour::delayed(Duration::from_secs(20)));
     mgr.set_size("g", 2).await.unwrap();
     eventually(2, "the scale-down drain starts", || {
         rig.cloud
@@ -169,13 +159,7 @@ async fn a_slow_drain_holds_up_only_its_own_instance() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_provision_reply_does_not_stop_the_group_converging_or_duplicate() {
     let rig = Rig::new();
-    rig.cloud.set(
-        "provision",
-        Behaviour {
-            lose_reply: true,
-            ..Default::default()
-        },
-    );
+    rig.cloud.set("provision", Behaviour::lost());
     let (mgr, _s) = controller(&rig).await;
     mgr.commit(&spec("g", cattle(2, json!({}))), false)
         .await
@@ -197,13 +181,8 @@ async fn a_failing_drain_stops_a_scale_down_and_is_reported() {
         .await
         .unwrap();
     converged(&mgr, "g").await;
-    rig.cloud.set(
-        "drain",
-        Behaviour {
-            fail: Some(Code::FailedPrecondition),
-            ..Default::default()
-        },
-    );
+    rig.cloud
+        .set("drain", Behaviour::failing(Code::FailedPrecondition));
     mgr.set_size("g", 2).await.unwrap();
     sleep(5.0).await;
     assert_eq!(rig.cloud.count(), 3, "destroyed although its drain failed");
@@ -220,13 +199,7 @@ async fn failures_of_one_round_back_off_once() {
         .await
         .unwrap();
     converged(&mgr, "g").await;
-    rig.cloud.set(
-        "destroy",
-        Behaviour {
-            fail: Some(Code::Internal),
-            ..Default::default()
-        },
-    );
+    rig.cloud.set("destroy", Behaviour::failing(Code::Internal));
     mgr.set_size("g", 0).await.unwrap();
     sleep(1.0).await;
     let record = rig.store.get("g").unwrap();
@@ -294,13 +267,8 @@ async fn an_unobservable_group_is_retried_with_backoff_and_not_rewritten() {
 #[tokio::test(start_paused = true)]
 async fn a_freed_group_never_acts_again_and_stays_forgotten() {
     let rig = Rig::new();
-    rig.cloud.set(
-        "provision",
-        Behaviour {
-            delay: Duration::from_secs(10),
-            ..Default::default()
-        },
-    );
+    rig.cloud
+        .set("provision", Behaviour::delayed(Duration::from_secs(10)));
     let (mgr, _s) = controller(&rig).await;
     mgr.commit(&spec("g", cattle(3, json!({}))), false)
         .await
@@ -395,13 +363,8 @@ async fn a_paused_group_does_nothing_until_resumed() {
 #[tokio::test(start_paused = true)]
 async fn provisions_whose_outcome_is_unknown_are_sent_again_with_their_token() {
     let rig = Rig::new();
-    rig.cloud.set(
-        "provision",
-        Behaviour {
-            fail: Some(Code::Unavailable),
-            ..Default::default()
-        },
-    );
+    rig.cloud
+        .set("provision", Behaviour::failing(Code::Unavailable));
     let (mgr, shutdown) = controller(&rig).await;
     mgr.commit(&spec("g", cattle(3, json!({}))), false)
         .await

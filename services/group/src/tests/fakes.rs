@@ -40,6 +40,34 @@ pub(crate) struct Behaviour {
     pub lose_reply: bool,
 }
 
+// === impl Behaviour ===
+
+impl Behaviour {
+    /// Answers after `delay`.
+    pub(crate) fn delayed(delay: Duration) -> Self {
+        Self {
+            delay,
+            ..Self::default()
+        }
+    }
+
+    /// Answers `code` at once, doing nothing.
+    pub(crate) fn failing(code: tonic::Code) -> Self {
+        Self {
+            fail: Some(code),
+            ..Self::default()
+        }
+    }
+
+    /// Does the work and never answers.
+    pub(crate) fn lost() -> Self {
+        Self {
+            lose_reply: true,
+            ..Self::default()
+        }
+    }
+}
+
 /// The fake cloud: instances, their health, and the knobs.
 #[derive(Default)]
 pub(crate) struct Cloud {
