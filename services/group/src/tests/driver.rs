@@ -392,3 +392,35 @@ async fn provisions_whose_outcome_is_unknown_are_sent_again_with_their_token() {
     assert_eq!(tokens.len(), 3, "one token per slot: {tokens:?}");
     assert_eq!(rig.cloud.with(|s| s.created.len()), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resize_racing_a_commit_never_undoes_the_commit() {
+    let rig = Rig::new();
+    let (mgr, _s) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(2, json!({}))), false)
+        .await
+        .unwrap();
+    converged(&mgr, "g").await;
+    // Slow listings widen the window between a resize's read and its write.
+    rig.cloud
+        .set("describe", Behaviour::delayed(Duration::from_millis(300)));
+    let mut v2 = cattle(2, json!({}));
+    v2["Instance"]["Properties"] = json!({"Note": "v2"});
+    // The resize reads the spec before the commit is stored, and writes after it.
+    let v2 = spec("g", v2);
+    let (resized, committed) = tokio::join!(
+        async {
+            sleep(0.1).await;
+            mgr.set_size("g", 4).await
+        },
+        mgr.commit(&v2, false)
+    );
+    resized.unwrap();
+    committed.unwrap();
+    let record = rig.store.get("g").unwrap();
+    assert_eq!(
+        record.spec["Properties"]["Instance"]["Properties"]["Note"], "v2",
+        "the resize wrote back the spec it had read before the commit"
+    );
+    assert_eq!(record.spec["Properties"]["Allocation"]["Size"], 4);
+}
