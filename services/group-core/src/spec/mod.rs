@@ -51,6 +51,7 @@
 //! `Updating.Count` (consecutive healthy polls) has no poll interval to map to and is refused
 //! with a fix.
 
+mod fields;
 mod parse;
 #[cfg(test)]
 mod tests;

@@ -1,26 +1,15 @@
 //! Parsing a spec from JSON, collecting every violation with its JSON path and a fix.
 
+use super::fields::{SpecFields, read_object, read_whole};
 use super::{
     Allocation, Backoff, GroupSpec, HealthPolicy, MAX_SIZE, PluginSection, RemediationPolicy,
     UpdatePolicy,
 };
-use crate::quantity::Quantity;
-use crate::time::parse_duration;
-use infrakit_model::json_path::{index, key, type_name};
-use infrakit_model::suggest::did_you_mean;
+use infrakit_model::json_path::{index, type_name};
+use infrakit_model::object::Object;
 use infrakit_model::{PluginName, Violations};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
-use std::time::Duration;
-
-/// A JSON object being read at a known path.
-struct Object<'a> {
-    path: String,
-    map: &'a Map<String, Value>,
-}
-
-const DURATION_FIX: &str = "write a duration such as \"500ms\", \"30s\", \"10m\" or \"1h\"";
-const QUANTITY_FIX: &str = "write a count such as 1 or a percentage such as \"25%\"";
 
 /// Parses a whole spec; `Err` holds every violation found.
 pub(super) fn parse_spec(value: &Value) -> Result<GroupSpec, Violations> {
@@ -33,7 +22,7 @@ pub(super) fn parse_spec(value: &Value) -> Result<GroupSpec, Violations> {
 }
 
 fn read_spec(value: &Value, out: &mut Violations) -> Option<GroupSpec> {
-    let top = Object::read(
+    let top = read_object(
         value,
         "$",
         "{\"ID\": \"workers\", \"Properties\": {...}}",
@@ -42,9 +31,9 @@ fn read_spec(value: &Value, out: &mut Violations) -> Option<GroupSpec> {
     top.reject_unknown(&["ID", "Properties"], out);
     let id = read_id(&top, out);
     let props = match top.get("Properties") {
-        Some(v) => Object::read(
+        Some(v) => read_object(
             v,
-            &top.path("Properties"),
+            &top.at("Properties"),
             "{\"Allocation\": ..., \"Instance\": ..., \"Flavor\": ...}",
             out,
         ),
@@ -100,7 +89,7 @@ fn read_spec(value: &Value, out: &mut Violations) -> Option<GroupSpec> {
 }
 
 fn read_id(top: &Object<'_>, out: &mut Violations) -> Option<String> {
-    let path = top.path("ID");
+    let path = top.at("ID");
     let Some(v) = top.get("ID") else {
         out.push(
             path,
@@ -145,7 +134,7 @@ fn read_id(top: &Object<'_>, out: &mut Violations) -> Option<String> {
 }
 
 fn read_allocation(props: &Object<'_>, out: &mut Violations) -> Option<Allocation> {
-    let path = props.path("Allocation");
+    let path = props.at("Allocation");
     let blank_fix = "add \"Size\": 3 for interchangeable instances, or \"LogicalIDs\": [\"a\", \"b\"] for named ones";
     let Some(v) = props.get("Allocation") else {
         out.push(
@@ -155,7 +144,7 @@ fn read_allocation(props: &Object<'_>, out: &mut Violations) -> Option<Allocatio
         );
         return None;
     };
-    let alloc = Object::read(v, &path, "{\"Size\": 3}", out)?;
+    let alloc = read_object(v, &path, "{\"Size\": 3}", out)?;
     alloc.reject_unknown(&["Size", "LogicalIDs"], out);
     match (alloc.get("Size"), alloc.get("LogicalIDs")) {
         (None, None) => {
@@ -175,10 +164,10 @@ fn read_allocation(props: &Object<'_>, out: &mut Violations) -> Option<Allocatio
             None
         }
         (Some(size), None) => {
-            read_whole(size, &alloc.path("Size"), MAX_SIZE, out).map(Allocation::Size)
+            read_whole(size, &alloc.at("Size"), MAX_SIZE, out).map(Allocation::Size)
         }
         (None, Some(ids)) => {
-            read_logical_ids(ids, &alloc.path("LogicalIDs"), out).map(Allocation::LogicalIds)
+            read_logical_ids(ids, &alloc.at("LogicalIDs"), out).map(Allocation::LogicalIds)
         }
     }
 }
@@ -278,7 +267,7 @@ fn read_plugin_section(
     example: &str,
     out: &mut Violations,
 ) -> Option<PluginSection> {
-    let path = props.path(name);
+    let path = props.at(name);
     let Some(v) = props.get(name) else {
         out.push(
             path,
@@ -287,7 +276,7 @@ fn read_plugin_section(
         );
         return None;
     };
-    let section = Object::read(
+    let section = read_object(
         v,
         &path,
         "{\"Plugin\": \"...\", \"Properties\": {...}}",
@@ -295,7 +284,7 @@ fn read_plugin_section(
     )?;
     section.reject_unknown(&["Plugin", "Properties"], out);
     let properties = section.get("Properties").cloned().unwrap_or(Value::Null);
-    let plugin_path = section.path("Plugin");
+    let plugin_path = section.at("Plugin");
     let plugin = match section.get("Plugin") {
         None => {
             out.push(
@@ -338,7 +327,7 @@ fn read_optional<T>(
     read: fn(&Object<'_>, &mut Violations) -> T,
 ) -> Option<T> {
     let v = props.get(name)?;
-    let obj = Object::read(v, &props.path(name), "{...}", out)?;
+    let obj = read_object(v, &props.at(name), "{...}", out)?;
     Some(read(&obj, out))
 }
 
@@ -367,7 +356,7 @@ fn read_updating(obj: &Object<'_>, out: &mut Violations) -> UpdatePolicy {
     }
     if obj.get("Duration").is_some() && obj.get("HealthyFor").is_some() {
         out.push(
-            obj.path("Duration"),
+            obj.at("Duration"),
             "says the same as HealthyFor",
             "remove Duration (InfraKit's name for it) and keep HealthyFor",
         );
@@ -376,7 +365,7 @@ fn read_updating(obj: &Object<'_>, out: &mut Violations) -> UpdatePolicy {
     }
     if obj.get("Count").is_some() {
         out.push(
-            obj.path("Count"),
+            obj.at("Count"),
             "InfraKit's count of consecutive healthy polls is not supported: this controller does not poll at a fixed interval",
             "use \"HealthyFor\": \"30s\" (how long a new instance must stay healthy)",
         );
@@ -384,7 +373,7 @@ fn read_updating(obj: &Object<'_>, out: &mut Violations) -> UpdatePolicy {
     if let Some(d) = obj.duration("Deadline", out) {
         if d.is_zero() {
             out.push(
-                obj.path("Deadline"),
+                obj.at("Deadline"),
                 "must be longer than 0s",
                 "use a deadline such as \"10m\"",
             );
@@ -396,7 +385,7 @@ fn read_updating(obj: &Object<'_>, out: &mut Violations) -> UpdatePolicy {
     }
     if p.max_surge.is_zero() && p.max_unavailable.is_zero() {
         out.push(
-            obj.path.clone(),
+            obj.path(),
             "MaxSurge and MaxUnavailable are both 0, so a rolling update could never replace anything",
             "set MaxSurge to 1 (create before destroy) or MaxUnavailable to 1 (destroy before create)",
         );
@@ -424,7 +413,7 @@ fn read_remediation(obj: &Object<'_>, out: &mut Violations) -> RemediationPolicy
     }
     let example = "{\"Initial\": \"1s\", \"Max\": \"5m\"}";
     if let Some(v) = obj.get("Backoff")
-        && let Some(b) = Object::read(v, &obj.path("Backoff"), example, out)
+        && let Some(b) = read_object(v, &obj.at("Backoff"), example, out)
     {
         p.backoff = read_backoff(&b, out);
     }
@@ -437,7 +426,7 @@ fn read_backoff(obj: &Object<'_>, out: &mut Violations) -> Backoff {
     if let Some(d) = obj.duration("Initial", out) {
         if d.is_zero() {
             out.push(
-                obj.path("Initial"),
+                obj.at("Initial"),
                 "must be longer than 0s",
                 "use a wait such as \"1s\"",
             );
@@ -449,148 +438,10 @@ fn read_backoff(obj: &Object<'_>, out: &mut Violations) -> Backoff {
     }
     if b.max < b.initial && !b.initial.is_zero() {
         out.push(
-            obj.path("Max"),
+            obj.at("Max"),
             "is shorter than Initial",
             "make Max at least as long as Initial",
         );
     }
     b
-}
-
-/// Reads a whole number from 0 to `max`.
-fn read_whole(v: &Value, path: &str, max: u32, out: &mut Violations) -> Option<u32> {
-    if let Some(n) = v.as_u64() {
-        if n <= u64::from(max) {
-            return u32::try_from(n).ok();
-        }
-        out.push(
-            path,
-            format!("{n} is larger than the maximum of {max}"),
-            format!("use at most {max}"),
-        );
-        return None;
-    }
-    let fix = match v.as_str().map(str::trim) {
-        Some(s) if s.parse::<u32>().is_ok() => format!("write it as a number without quotes: {s}"),
-        _ => "write a whole number such as 3".to_string(),
-    };
-    out.push(
-        path,
-        format!(
-            "must be a whole number from 0 to {max}, found {}",
-            describe(v)
-        ),
-        fix,
-    );
-    None
-}
-
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Number(n) => format!("{n}"),
-        Value::String(s) => format!("the string {s:?}"),
-        other => type_name(other).to_string(),
-    }
-}
-
-// === impl Object ===
-
-impl<'a> Object<'a> {
-    /// `v` as an object, or a violation naming what was expected.
-    fn read(v: &'a Value, path: &str, example: &str, out: &mut Violations) -> Option<Self> {
-        match v.as_object() {
-            Some(map) => Some(Self {
-                path: path.to_string(),
-                map,
-            }),
-            None => {
-                out.push(
-                    path,
-                    format!("must be an object, found {}", type_name(v)),
-                    format!("write an object such as {example}"),
-                );
-                None
-            }
-        }
-    }
-
-    /// A field's value; `null` counts as absent.
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name).filter(|v| !v.is_null())
-    }
-
-    fn path(&self, name: &str) -> String {
-        key(&self.path, name)
-    }
-
-    /// One violation per field not in `known`, with a did-you-mean.
-    fn reject_unknown(&self, known: &[&str], out: &mut Violations) {
-        for name in self.map.keys().filter(|k| !known.contains(&k.as_str())) {
-            let fix = match did_you_mean(name, known.iter().copied()) {
-                Some(s) => format!("did you mean \"{s}\"?"),
-                None => format!("remove it; the known fields here are {}", known.join(", ")),
-            };
-            out.push(self.path(name), "is not a known field", fix);
-        }
-    }
-
-    fn duration(&self, name: &str, out: &mut Violations) -> Option<Duration> {
-        let v = self.get(name)?;
-        let result = match v {
-            Value::String(s) => parse_duration(s),
-            Value::Number(n) => Err(format!(
-                "must be a string with a unit, found the number {n}"
-            )),
-            other => Err(format!(
-                "must be a string such as \"30s\", found {}",
-                type_name(other)
-            )),
-        };
-        result
-            .map_err(|p| out.push(self.path(name), p, DURATION_FIX))
-            .ok()
-    }
-
-    fn quantity(&self, name: &str, out: &mut Violations) -> Option<Quantity> {
-        let v = self.get(name)?;
-        let path = self.path(name);
-        if let Some(p) = v.as_str().and_then(|s| s.strip_suffix('%')) {
-            return match p.parse::<u32>() {
-                Ok(p) if p <= 100 => Some(Quantity::Percent(p)),
-                _ => {
-                    out.push(
-                        path,
-                        format!(
-                            "{:?} is not a percentage from 0% to 100%",
-                            v.as_str().unwrap_or_default()
-                        ),
-                        QUANTITY_FIX,
-                    );
-                    None
-                }
-            };
-        }
-        if v.as_str().is_some_and(|s| s.trim().parse::<u32>().is_err()) {
-            out.push(
-                path,
-                format!("must be a count or a percentage, found {}", describe(v)),
-                QUANTITY_FIX,
-            );
-            return None;
-        }
-        read_whole(v, &path, MAX_SIZE, out).map(Quantity::Count)
-    }
-
-    fn boolean(&self, name: &str, out: &mut Violations) -> Option<bool> {
-        let v = self.get(name)?;
-        let b = v.as_bool();
-        if b.is_none() {
-            out.push(
-                self.path(name),
-                format!("must be true or false, found {}", describe(v)),
-                "write true or false without quotes",
-            );
-        }
-        b
-    }
 }
