@@ -167,6 +167,11 @@ impl GroupHandle {
         }
     }
 
+    /// The phase of the latest pass, if any.
+    pub(crate) fn phase(&self) -> Option<Phase> {
+        self.view.lock().unwrap_or_else(|e| e.into_inner()).phase
+    }
+
     pub(crate) fn view(&self) -> View {
         self.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }

@@ -44,7 +44,8 @@ enum Next {
 /// The shortest wait between passes that found something due.
 const MIN_WAIT: Duration = Duration::from_millis(1);
 
-/// The shortest time between passes while operations run, when a change is seen.
+/// The shortest time between passes while operations run, when a change is seen (larger
+/// groups, whose passes take longer, wait longer).
 const BUSY_GAP: Duration = Duration::from_millis(200);
 
 /// Runs the worker of one group until it is freed, destroyed, or the process stops.
@@ -61,8 +62,10 @@ pub(crate) async fn run(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
             Next::Stop => break,
         };
         // Wait for a trigger. While operations run, their ends are recorded as they come, and
-        // a change seen meanwhile is looked at after BUSY_GAP at the earliest: a converge of
-        // thousands of instances makes a few passes, not one per instance.
+        // a change seen meanwhile is looked at after a gap: BUSY_GAP, or 20 times what the
+        // pass took, so a converge of thousands of instances spends at most a twentieth of
+        // its time looking again, and makes a few passes, not one per instance.
+        let gap = BUSY_GAP.max(started.elapsed() * 20);
         loop {
             let busy = !w.ops.is_empty();
             tokio::select! {
@@ -78,7 +81,7 @@ pub(crate) async fn run(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
                     if !busy {
                         break;
                     }
-                    due = due.min(started + BUSY_GAP);
+                    due = due.min(started + gap);
                 }
                 () = tokio::time::sleep_until(due) => break,
             }
@@ -114,6 +117,8 @@ struct Worker {
     failed: u32,
     /// The state in memory is newer than the stored one (a store failed after outcomes).
     dirty: bool,
+    /// Provisions that returned their instance, to record with the next pass: (token, ID).
+    provisioned: Vec<(String, String)>,
 }
 
 // === impl Worker ===
@@ -134,6 +139,7 @@ impl Worker {
             round: 0,
             failed: 0,
             dirty: false,
+            provisioned: Vec::new(),
         }
     }
 
@@ -162,6 +168,10 @@ impl Worker {
         }
         if live.generation != generation {
             return Next::After(Duration::ZERO); // changed meanwhile: observe again
+        }
+        if !self.provisioned.is_empty() {
+            live.state
+                .provisions_succeeded(std::mem::take(&mut self.provisioned));
         }
         let p = match &seen {
             Ok(s) => {
@@ -417,37 +427,36 @@ impl Worker {
         let t = self.ports.clock.now();
         let cfg = self.mgr.config().clone();
         let backoff = live.spec.remediation().backoff;
-        let before = live.state.clone();
+        // Failures and kept instances change what the next pass may do: they are recorded and
+        // stored now. Instance IDs of provisions are recorded with the next pass, all at once,
+        // so a burst of thousands of outcomes is neither a burst of writes nor a scan of the
+        // expectations per outcome.
+        let mut urgent = false;
         for d in &done {
-            live.state.apply(&d.outcome, d.round, t, &backoff);
+            match &d.outcome {
+                Outcome::Provisioned { token, id } => {
+                    self.provisioned.push((token.clone(), id.clone()));
+                }
+                Outcome::ProvisionUncertain { token, .. } => {
+                    let tries = self.resend.get(token).map_or(0, |(_, n)| *n) + 1;
+                    let wait = retry_after(
+                        tries,
+                        backoff.initial,
+                        backoff.max.min(Duration::from_secs(30)),
+                    );
+                    self.resend.insert(token.clone(), (t.after(wait), tries));
+                }
+                Outcome::Destroyed { .. } | Outcome::Labelled { .. } => {}
+                other => {
+                    live.state.apply(other, d.round, t, &backoff);
+                    urgent = true;
+                }
+            }
             if let Some((id, v)) = &d.verdict {
                 self.observer.prime(id, v, t, cfg.health_every);
             }
-            if let Outcome::ProvisionUncertain { token, .. } = &d.outcome {
-                let tries = self.resend.get(token).map_or(0, |(_, n)| *n) + 1;
-                let wait = retry_after(
-                    tries,
-                    backoff.initial,
-                    backoff.max.min(Duration::from_secs(30)),
-                );
-                self.resend.insert(token.clone(), (t.after(wait), tries));
-            }
         }
-        // Failures and kept instances change what the next pass may do: store them now. The
-        // rest (instance IDs of provisions) is stored with the next pass, so a burst of
-        // thousands of outcomes is not a burst of writes.
-        let urgent = done.iter().any(|d| {
-            matches!(
-                d.outcome,
-                Outcome::ProvisionFailed { .. }
-                    | Outcome::DestroyFailed { .. }
-                    | Outcome::HealCancelled { .. }
-                    | Outcome::LabelFailed { .. }
-            )
-        });
-        if live.state != before && !urgent {
-            self.dirty = true;
-        } else if live.state != before || self.dirty {
+        if urgent || self.dirty {
             match self.mgr.persist(&g, &live.spec, &live.state).await {
                 Ok(()) => self.dirty = false,
                 Err(e) => {
@@ -508,7 +517,7 @@ impl Worker {
         logical_id: Option<&str>,
         message: String,
     ) {
-        let phase = self.g.view().phase.map_or(
+        let phase = self.g.phase().map_or(
             infrakit_spi::group::v1::Phase::Converging,
             crate::convert::phase,
         );
