@@ -94,6 +94,9 @@ pub(crate) struct GroupHandle {
     pub wake: Notify,
     /// Stops the worker and its operations (FreeGroup, shutdown).
     pub stop: CancellationToken,
+    /// Cancelled once the worker and every operation it started have ended (or when no worker
+    /// will start): after that, nothing of this group calls a plugin again.
+    pub stopped: CancellationToken,
     /// Whether the instance plugin pushes changes for this group.
     pub watching: AtomicBool,
     view: Mutex<View>,
@@ -112,6 +115,7 @@ impl GroupHandle {
             }),
             wake: Notify::new(),
             stop,
+            stopped: CancellationToken::new(),
             watching: AtomicBool::new(false),
             view: Mutex::default(),
         }
@@ -371,6 +375,7 @@ impl Manager {
                 if let Err(e) = self.persist(&g, &live.spec, &live.state).await {
                     drop(live);
                     self.forget(&g);
+                    g.stopped.cancel(); // no worker will start
                     return Err(e);
                 }
                 drop(live);
@@ -485,9 +490,11 @@ impl Manager {
                 .remove(id)
                 .ok_or_else(|| GroupError::NotFound(id.to_string()))?
         };
-        // The worker and the operations check `stop` before every write and every call; once
-        // the lock is ours, no write of theirs is under way, and none can follow.
+        // The worker checks `stop` before every write and stops its operations before it ends:
+        // once it has ended and the lock is ours, no write or call of this group is under way,
+        // and none can follow.
         g.stop.cancel();
+        g.stopped.cancelled().await;
         let _live = g.live.lock().await;
         self.unpersist(id).await?;
         self.events.emit(

@@ -66,13 +66,17 @@ pub(crate) async fn run(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
         // pass took, so a converge of thousands of instances spends at most a twentieth of
         // its time looking again, and makes a few passes, not one per instance.
         let gap = BUSY_GAP.max(started.elapsed() * 20);
+        let timer = tokio::time::sleep_until(due);
+        tokio::pin!(timer);
+        let stopping = g.stop.cancelled();
+        tokio::pin!(stopping);
         loop {
             let busy = !w.ops.is_empty();
             tokio::select! {
                 biased;
-                () = g.stop.cancelled() => break 'passes,
+                () = &mut stopping => break 'passes,
                 Some(r) = w.ops.join_next(), if busy => {
-                    w.finish(r.ok().flatten()).await;
+                    w.finish(r.ok()).await;
                     if w.ops.is_empty() && w.queue.is_empty() {
                         break; // everything started has ended: look again now
                     }
@@ -81,16 +85,21 @@ pub(crate) async fn run(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
                     if !busy {
                         break;
                     }
-                    due = due.min(started + gap);
+                    if started + gap < due {
+                        due = started + gap;
+                        timer.as_mut().reset(due);
+                    }
                 }
-                () = tokio::time::sleep_until(due) => break,
+                () = &mut timer => break,
             }
         }
     }
     watcher.abort();
-    // Dropping the worker aborts its operations: a call already sent cannot be unsent, but no
-    // further call starts.
-    drop(w);
+    // Stop the operations and wait until they have: a call already sent cannot be unsent, but
+    // none starts after this.
+    w.ops.abort_all();
+    while w.ops.join_next().await.is_some() {}
+    g.stopped.cancel();
 }
 
 /// The worker's memory between passes (nothing here is persisted).
@@ -99,8 +108,8 @@ struct Worker {
     g: Arc<GroupHandle>,
     ports: Ports,
     observer: Observer,
-    /// Running operations; each ends with a [`Done`], or `None` when the group stopped.
-    ops: JoinSet<Option<Done>>,
+    /// Running operations; each ends with a [`Done`] (the worker aborts them when it stops).
+    ops: JoinSet<Done>,
     /// The keys of running and queued operations.
     busy: HashSet<OpKey>,
     /// Operations waiting for a free slot.
@@ -173,7 +182,7 @@ impl Worker {
             live.state
                 .provisions_succeeded(std::mem::take(&mut self.provisioned));
         }
-        let p = match &seen {
+        let mut p = match &seen {
             Ok(s) => {
                 self.failed = 0;
                 self.seen = Some(Arc::clone(s));
@@ -191,7 +200,7 @@ impl Worker {
             seen.as_ref().ok().cloned(),
             p.state.paused.as_ref(),
         );
-        if let Some(rollback) = p.rollback_to {
+        if let Some(rollback) = p.rollback_to.take() {
             let old = std::mem::replace(&mut live.spec, rollback);
             if let Err(e) = self.mgr.persist(&g, &live.spec, &p.state).await {
                 live.spec = old;
@@ -202,7 +211,7 @@ impl Worker {
             self.emit(EventKind::Rollback, None, None, p.status.message.clone());
             return Next::After(Duration::ZERO);
         }
-        let mut next = p.state.clone();
+        let mut next = std::mem::take(&mut p.state);
         let planned: HashSet<&str> = p
             .actions
             .iter()
@@ -398,15 +407,8 @@ impl Worker {
             let Some(op) = self.queue.pop_front() else {
                 break;
             };
-            let (ports, shared, stop) =
-                (self.ports.clone(), Arc::clone(shared), self.g.stop.clone());
-            self.ops.spawn(async move {
-                tokio::select! {
-                    biased;
-                    () = stop.cancelled() => None,
-                    d = ops::run(ports, shared, op) => Some(d),
-                }
-            });
+            let (ports, shared) = (self.ports.clone(), Arc::clone(shared));
+            self.ops.spawn(ops::run(ports, shared, op));
         }
     }
 
@@ -414,24 +416,42 @@ impl Worker {
     async fn finish(&mut self, first: Option<Done>) {
         let mut done: Vec<Done> = first.into_iter().collect();
         while let Some(r) = self.ops.try_join_next() {
-            done.extend(r.ok().flatten());
+            done.extend(r.ok());
         }
         for d in &done {
             self.busy.remove(&d.key);
         }
+        let t = self.ports.clock.now();
+        let health_every = self.mgr.config().health_every;
+        // Most outcomes (a provision's instance, a destroy) need no change to the state now:
+        // only failures and kept instances take the lock and are stored at once.
+        let urgent = done.iter().any(|d| {
+            !matches!(
+                d.outcome,
+                Outcome::Provisioned { .. }
+                    | Outcome::ProvisionUncertain { .. }
+                    | Outcome::Destroyed { .. }
+                    | Outcome::Labelled { .. }
+            )
+        });
         let g = Arc::clone(&self.g);
-        let mut live = g.live.lock().await;
+        let mut live = if urgent || self.dirty {
+            Some(g.live.lock().await)
+        } else {
+            None
+        };
         if g.stop.is_cancelled() {
             return;
         }
-        let t = self.ports.clock.now();
-        let cfg = self.mgr.config().clone();
-        let backoff = live.spec.remediation().backoff;
+        let backoff = self
+            .shared
+            .as_ref()
+            .map(|(_, s)| s.spec.remediation().backoff)
+            .unwrap_or_default();
         // Failures and kept instances change what the next pass may do: they are recorded and
         // stored now. Instance IDs of provisions are recorded with the next pass, all at once,
         // so a burst of thousands of outcomes is neither a burst of writes nor a scan of the
         // expectations per outcome.
-        let mut urgent = false;
         for d in &done {
             match &d.outcome {
                 Outcome::Provisioned { token, id } => {
@@ -448,15 +468,16 @@ impl Worker {
                 }
                 Outcome::Destroyed { .. } | Outcome::Labelled { .. } => {}
                 other => {
-                    live.state.apply(other, d.round, t, &backoff);
-                    urgent = true;
+                    if let Some(live) = live.as_mut() {
+                        live.state.apply(other, d.round, t, &backoff);
+                    }
                 }
             }
             if let Some((id, v)) = &d.verdict {
-                self.observer.prime(id, v, t, cfg.health_every);
+                self.observer.prime(id, v, t, health_every);
             }
         }
-        if urgent || self.dirty {
+        if let Some(live) = live.as_ref() {
             match self.mgr.persist(&g, &live.spec, &live.state).await {
                 Ok(()) => self.dirty = false,
                 Err(e) => {
@@ -483,7 +504,7 @@ impl Worker {
         }
         drop(live);
         if let Some((_, shared)) = self.shared.clone() {
-            self.fill(&shared, cfg.parallel);
+            self.fill(&shared, self.mgr.config().parallel);
         }
     }
 
