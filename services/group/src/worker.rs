@@ -62,14 +62,15 @@ pub(crate) async fn run(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
             Next::Stop => break,
         };
         // Wait for a trigger. While operations run, their ends are recorded as they come, and
-        // a change seen meanwhile is looked at after a gap: BUSY_GAP, or 20 times what the
-        // pass took, so a converge of thousands of instances spends at most a twentieth of
+        // a change seen meanwhile is looked at after a gap: BUSY_GAP, or 100 times what the
+        // pass took, so a converge of thousands of instances spends at most a hundredth of
         // its time looking again, and makes a few passes, not one per instance.
-        let gap = BUSY_GAP.max(started.elapsed() * 20);
+        let gap = BUSY_GAP.max(started.elapsed() * 100);
         let timer = tokio::time::sleep_until(due);
         tokio::pin!(timer);
         let stopping = g.stop.cancelled();
         tokio::pin!(stopping);
+        let mut listening = true;
         loop {
             let busy = !w.ops.is_empty();
             tokio::select! {
@@ -81,10 +82,14 @@ pub(crate) async fn run(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
                         break; // everything started has ended: look again now
                     }
                 }
-                () = g.wake.notified() => {
+                // While busy, one change is enough to schedule the next pass; later ones are
+                // left as the Notify's permit, so a burst of instance events (a converge's own
+                // creations) does not wake this task once per event.
+                () = g.wake.notified(), if listening || !busy => {
                     if !busy {
                         break;
                     }
+                    listening = false;
                     if started + gap < due {
                         due = started + gap;
                         timer.as_mut().reset(due);
