@@ -426,6 +426,11 @@ impl Worker {
         for d in &done {
             self.busy.remove(&d.key);
         }
+        if self.busy.is_empty() {
+            // A converge of thousands leaves large, empty tables behind: give the memory back.
+            self.busy.shrink_to_fit();
+            self.queue.shrink_to_fit();
+        }
         let t = self.ports.clock.now();
         let health_every = self.mgr.config().health_every;
         // Most outcomes (a provision's instance, a destroy) need no change to the state now:
