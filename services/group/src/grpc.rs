@@ -84,13 +84,8 @@ impl GrpcPlugins {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs one call and forgets the channel when the transport failed.
-    async fn call<T>(
-        &self,
-        name: &PluginName,
-        f: impl Future<Output = Result<T, Status>>,
-    ) -> Result<T, Status> {
-        let r = f.await;
+    /// Forgets the channel when the transport failed; passes the result on.
+    fn checked<T>(&self, name: &PluginName, r: Result<T, Status>) -> Result<T, Status> {
         if let Err(st) = &r {
             self.forget_on(name, st);
         }
@@ -108,18 +103,20 @@ fn timed<T>(msg: T, timeout: Duration) -> tonic::Request<T> {
     r
 }
 
-/// Runs `f` within `timeout` (a server that ignores the deadline header cannot hold us).
-async fn within<T>(
+/// The answer of a call bounded by `tokio::time::timeout` (a server that ignores the deadline
+/// header cannot hold us). A plain function over the finished result rather than a wrapping
+/// future: every layer of async wrapping copies the (large) call future into its own state,
+/// and the boxed future of a port call is allocated and moved once per call.
+fn bounded<T>(
+    r: Result<Result<T, Status>, tokio::time::error::Elapsed>,
     timeout: Duration,
     what: &str,
-    f: impl Future<Output = Result<T, Status>>,
 ) -> Result<T, Status> {
-    match tokio::time::timeout(timeout, f).await {
-        Ok(r) => r,
-        Err(_) => Err(Status::deadline_exceeded(format!(
+    r.unwrap_or_else(|_| {
+        Err(Status::deadline_exceeded(format!(
             "{what} timed out after {timeout:?}"
-        ))),
-    }
+        )))
+    })
 }
 
 fn subtype(name: &PluginName) -> String {
@@ -139,8 +136,8 @@ impl InstancePort for GrpcPlugins {
                 r#type: subtype(&plugin),
                 properties,
             };
-            self.call(&plugin, async { c.validate(req).await.map(|_| ()) })
-                .await
+            let r = c.validate(req).await.map(|_| ());
+            self.checked(&plugin, r)
         })
     }
 
@@ -158,13 +155,9 @@ impl InstancePort for GrpcPlugins {
         };
         Box::pin(async move {
             let mut c = self.instance(&plugin).await?;
-            let f = async {
-                c.describe_instances(timed(req, timeout))
-                    .await
-                    .map(|r| r.into_inner().instances)
-            };
-            self.call(&plugin, within(timeout, "DescribeInstances", f))
-                .await
+            let r = tokio::time::timeout(timeout, c.describe_instances(timed(req, timeout))).await;
+            let r = bounded(r, timeout, "DescribeInstances").map(|r| r.into_inner().instances);
+            self.checked(&plugin, r)
         })
     }
 
@@ -181,13 +174,9 @@ impl InstancePort for GrpcPlugins {
                 r#type: subtype(&plugin),
                 spec: Some(spec),
             };
-            let f = async {
-                c.provision(timed(req, timeout))
-                    .await
-                    .map(|r| r.into_inner().id)
-            };
-            self.call(&plugin, within(timeout, "Instance.Provision", f))
-                .await
+            let r = tokio::time::timeout(timeout, c.provision(timed(req, timeout))).await;
+            let r = bounded(r, timeout, "Instance.Provision").map(|r| r.into_inner().id);
+            self.checked(&plugin, r)
         })
     }
 
@@ -206,9 +195,9 @@ impl InstancePort for GrpcPlugins {
                 id,
                 reason: reason as i32,
             };
-            let f = async { c.destroy(timed(req, timeout)).await.map(|_| ()) };
-            self.call(&plugin, within(timeout, "Instance.Destroy", f))
-                .await
+            let r = tokio::time::timeout(timeout, c.destroy(timed(req, timeout))).await;
+            let r = bounded(r, timeout, "Instance.Destroy").map(|_| ());
+            self.checked(&plugin, r)
         })
     }
 
@@ -227,9 +216,9 @@ impl InstancePort for GrpcPlugins {
                 id,
                 labels,
             };
-            let f = async { c.label(timed(req, timeout)).await.map(|_| ()) };
-            self.call(&plugin, within(timeout, "Instance.Label", f))
-                .await
+            let r = tokio::time::timeout(timeout, c.label(timed(req, timeout))).await;
+            let r = bounded(r, timeout, "Instance.Label").map(|_| ());
+            self.checked(&plugin, r)
         })
     }
 
@@ -245,10 +234,8 @@ impl InstancePort for GrpcPlugins {
         };
         Box::pin(async move {
             let mut c = self.instance(&plugin).await?;
-            let s = self
-                .call(&plugin, async { c.watch_instances(req).await })
-                .await?
-                .into_inner();
+            let r = c.watch_instances(req).await;
+            let s = self.checked(&plugin, r)?.into_inner();
             Ok(Box::pin(s.map(|m| m.map(|_| ()))) as ChangeStream)
         })
     }
@@ -269,8 +256,8 @@ impl FlavorPort for GrpcPlugins {
                 properties,
                 allocation: Some(allocation),
             };
-            self.call(&plugin, async { c.validate(req).await.map(|_| ()) })
-                .await
+            let r = c.validate(req).await.map(|_| ());
+            self.checked(&plugin, r)
         })
     }
 
@@ -283,13 +270,10 @@ impl FlavorPort for GrpcPlugins {
         let plugin = plugin.clone();
         Box::pin(async move {
             let mut c = self.flavor(&plugin).await?;
-            let f = async {
-                c.prepare(timed(request, timeout))
-                    .await
-                    .map(|r| r.into_inner().spec.unwrap_or_default())
-            };
-            self.call(&plugin, within(timeout, "Flavor.Prepare", f))
-                .await
+            let r = tokio::time::timeout(timeout, c.prepare(timed(request, timeout))).await;
+            let r = bounded(r, timeout, "Flavor.Prepare")
+                .map(|r| r.into_inner().spec.unwrap_or_default());
+            self.checked(&plugin, r)
         })
     }
 
@@ -317,11 +301,8 @@ impl FlavorPort for GrpcPlugins {
                 properties,
                 instance: Some(instance),
             };
-            let f = async { c.healthy(timed(req, timeout)).await };
-            match self
-                .call(&plugin, within(timeout, "Flavor.Healthy", f))
-                .await
-            {
+            let r = tokio::time::timeout(timeout, c.healthy(timed(req, timeout))).await;
+            match self.checked(&plugin, bounded(r, timeout, "Flavor.Healthy")) {
                 Ok(r) => {
                     let r = r.into_inner();
                     let health = match r.health() {
@@ -355,8 +336,10 @@ impl FlavorPort for GrpcPlugins {
                 properties,
                 instance: Some(instance),
             };
-            let f = async { c.drain(timed(req, timeout)).await.map(|_| ()) };
-            self.call(&plugin, within(timeout, "Flavor.Drain", f)).await
+            let r = tokio::time::timeout(timeout, c.drain(timed(req, timeout))).await;
+            let r = bounded(r, timeout, "Flavor.Drain").map(|_| ());
+            self.checked(&plugin, r)
         })
     }
 }
+
