@@ -52,7 +52,8 @@ impl GrpcPlugins {
         if let Some(ch) = self.lock().get(&name.lookup) {
             return Ok(ch.clone());
         }
-        let (_, ch) = dial(&name.lookup, &self.dir, &self.opts).await?;
+        // Boxed: dialing (rare) has a large future, which would otherwise size every call.
+        let (_, ch) = Box::pin(dial(&name.lookup, &self.dir, &self.opts)).await?;
         self.lock().insert(name.lookup.clone(), ch.clone());
         Ok(ch)
     }
@@ -342,4 +343,3 @@ impl FlavorPort for GrpcPlugins {
         })
     }
 }
-
