@@ -77,7 +77,7 @@ pub(crate) fn instances(seen: &Observation, current_hash: &str) -> Vec<InstanceS
                     other => other.as_str(),
                 }
                 .to_string(),
-                last_seen: None,
+                last_seen: Some(timestamp(seen.at)),
             }
         })
         .collect();

@@ -256,6 +256,10 @@ async fn an_unobservable_group_is_retried_with_backoff_and_not_rewritten() {
     assert!(d.stale, "members are shown as last seen");
     assert_eq!(d.actual, 2, "the last seen count, not zero");
     assert!(d.observed_at.is_some());
+    assert!(
+        d.instances.iter().all(|i| i.last_seen == d.observed_at),
+        "each member says when it was last listed"
+    );
     rig.cloud.describe_down.store(false, Ordering::SeqCst);
     eventually(40, "the group recovers and clears last_error", || {
         describe(&mgr, "g").last_error.is_none()
