@@ -44,6 +44,9 @@ enum Next {
 /// The shortest wait between passes that found something due.
 const MIN_WAIT: Duration = Duration::from_millis(1);
 
+/// The longest wait between two tries to observe a group that could not be observed.
+const DEGRADED_RETRY_MAX: Duration = Duration::from_secs(10);
+
 /// The shortest time between passes while operations run, when a change is seen (larger
 /// groups, whose passes take longer, wait longer).
 const BUSY_GAP: Duration = Duration::from_millis(200);
@@ -199,7 +202,13 @@ impl Worker {
             }
         };
         let backoff = live.spec.remediation().backoff;
-        let degraded_wait = retry_after(self.failed.max(1), backoff.initial, backoff.max);
+        // A group that cannot be observed is looked at again with a growing wait, but at least
+        // every DEGRADED_RETRY_MAX: a plugin that cannot push changes is noticed back soon.
+        let degraded_wait = retry_after(
+            self.failed.max(1),
+            backoff.initial,
+            backoff.max.min(DEGRADED_RETRY_MAX),
+        );
         g.publish(
             &p.status,
             seen.as_ref().ok().cloned(),
