@@ -19,7 +19,8 @@ use std::time::Duration;
 /// How long a provision is expected before it is given up: from the moment it is planned until
 /// an instance carrying its token is listed. Long on purpose: giving up too early is what
 /// makes duplicates when a provider is slow, and a lost Provision reply is rare. A failure
-/// reported by the driver ([`GroupState::provision_failed`]) ends the wait at once.
+/// reported by the driver ([`crate::Outcome::ProvisionFailed`] through [`GroupState::apply`]) ends
+/// the wait at once.
 pub const PROVISION_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long a destroyed instance is expected to disappear from the listing; after that it is
@@ -274,25 +275,6 @@ impl GroupState {
         true
     }
 
-    /// The Provision carrying `token` failed for sure (an error reply, not a timeout): stop
-    /// expecting it and back off, one step per call ([`GroupState::apply`] counts one step per
-    /// round and is preferred). Returns false if the token was not expected. On a timeout or
-    /// a lost reply the driver must *not* call this: the expectation stays until an instance
-    /// with the token is listed or [`PROVISION_TIMEOUT`] passes.
-    pub fn provision_failed(
-        &mut self,
-        token: &str,
-        error: impl Into<String>,
-        now: Time,
-        backoff: &Backoff,
-    ) -> bool {
-        let before = self.pending.len();
-        self.pending.retain(|p| p.token != token);
-        let known = self.pending.len() != before;
-        self.record_failure(error, now, backoff);
-        known
-    }
-
     /// The Provision carrying `token` returned `instance_id`: the instance is also adopted by
     /// that ID, for plugins slow to list tags. Optional.
     pub fn provision_succeeded(&mut self, token: &str, instance_id: impl Into<String>) {
@@ -313,20 +295,6 @@ impl GroupState {
                 p.instance_id = Some(id.clone());
             }
         }
-    }
-
-    /// The Destroy (or its Drain) of `id` failed: stop expecting the instance to leave, so that
-    /// it is destroyed again after the backoff (one step per call; [`GroupState::apply`]
-    /// counts one step per round and is preferred).
-    pub fn destroy_failed(
-        &mut self,
-        id: &str,
-        error: impl Into<String>,
-        now: Time,
-        backoff: &Backoff,
-    ) {
-        self.stop_expecting_destroy(id);
-        self.record_failure(error, now, backoff);
     }
 
     /// StopUpdate: pauses the rolling update in progress (healing goes on). Returns false when
@@ -431,9 +399,17 @@ mod tests {
             instance_id: None,
             listed: false,
         });
-        assert!(s.provision_failed("g-1", "quota", Time(5), &backoff()));
+        let failed = crate::Outcome::ProvisionFailed {
+            token: "g-1".into(),
+            error: "quota".into(),
+        };
+        s.apply(&failed, 1, Time(5), &backoff());
         assert!(s.pending.is_empty());
-        assert!(!s.provision_failed("g-1", "quota", Time(5), &backoff()));
+        s.apply(&failed, 2, Time(6), &backoff());
+        assert!(
+            s.pending.is_empty(),
+            "a failure of an unknown token changes no expectation"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub enum Drain {
     /// No drain: the instance never came up.
     Skip,
     /// Drain first; a drain error aborts the destroy (the driver reports it with
-    /// `destroy_failed`, and the destroy is retried): a healthy member is never removed
+    /// `Outcome::DestroyFailed`, and the destroy is retried): a healthy member is never removed
     /// behind its cluster's back.
     Required,
     /// Drain first so the flavor can clean up after the instance (a swarm node, a cluster

@@ -129,8 +129,19 @@ fn a_reported_failure_blocks_every_action_until_its_backoff_ends() {
     let first = plan(&spec, &Observed::default(), &GroupState::default(), NOW);
     let mut state = first.state.clone();
     let backoff = spec.remediation().backoff;
-    assert!(state.provision_failed("g-1", "quota exceeded", NOW, &backoff));
-    assert!(state.provision_failed("g-2", "quota exceeded", NOW, &backoff));
+    for (round, token) in [(1, "g-1"), (2, "g-2")] {
+        let before = state.pending.len();
+        let failed = crate::Outcome::ProvisionFailed {
+            token: token.into(),
+            error: "quota exceeded".into(),
+        };
+        state.apply(&failed, round, NOW, &backoff);
+        assert_eq!(
+            state.pending.len(),
+            before - 1,
+            "{token} is no longer expected"
+        );
+    }
     let p = plan(
         &spec,
         &Observed::default(),
