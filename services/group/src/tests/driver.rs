@@ -18,6 +18,23 @@ fn kinds(mgr: &crate::manager::Manager, id: &str) -> Vec<String> {
         .collect()
 }
 
+/// A controller over a fresh rig with group `g` of `size` converged.
+async fn converged_group(
+    size: u32,
+) -> (
+    Rig,
+    std::sync::Arc<crate::manager::Manager>,
+    infrakit_runtime::Shutdown,
+) {
+    let rig = Rig::new();
+    let (mgr, shutdown) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(size, json!({}))), false)
+        .await
+        .unwrap();
+    converged(&mgr, "g").await;
+    (rig, mgr, shutdown)
+}
+
 async fn converged(mgr: &crate::manager::Manager, id: &str) {
     eventually(60, "the group converges", || {
         describe(mgr, id).phase == Phase::Converged as i32
@@ -27,12 +44,7 @@ async fn converged(mgr: &crate::manager::Manager, id: &str) {
 
 #[tokio::test(start_paused = true)]
 async fn mass_unhealthiness_seen_on_staggered_checks_is_capped_and_said() {
-    let rig = Rig::new();
-    let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(7, json!({}))), false)
-        .await
-        .unwrap();
-    converged(&mgr, "g").await;
+    let (rig, mgr, _s) = converged_group(7).await;
     sleep(2.5).await; // the next members' checks fall on another schedule
     mgr.set_size("g", 10).await.unwrap();
     converged(&mgr, "g").await;
@@ -68,12 +80,7 @@ async fn mass_unhealthiness_seen_on_staggered_checks_is_capped_and_said() {
 
 #[tokio::test(start_paused = true)]
 async fn an_instance_healthy_again_is_not_destroyed_on_its_stale_verdict() {
-    let rig = Rig::new();
-    let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(3, json!({}))), false)
-        .await
-        .unwrap();
-    converged(&mgr, "g").await;
+    let (rig, mgr, _s) = converged_group(3).await;
     let victim = rig.cloud.ids()[0].clone();
     rig.cloud.set_health(&victim, Health::Unhealthy);
     eventually(10, "the controller sees it unhealthy", || {
@@ -119,12 +126,7 @@ async fn a_restart_during_a_slow_provision_sends_the_same_token_and_makes_no_dup
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_drain_holds_up_only_its_own_instance() {
-    let rig = Rig::new();
-    let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(3, json!({}))), false)
-        .await
-        .unwrap();
-    converged(&mgr, "g").await;
+    let (rig, mgr, _s) = converged_group(3).await;
     rig.cloud
         .set("drain", Behaviour::delayed(Duration::from_secs(20)));
     mgr.set_size("g", 2).await.unwrap();
@@ -175,12 +177,7 @@ async fn a_lost_provision_reply_does_not_stop_the_group_converging_or_duplicate(
 
 #[tokio::test(start_paused = true)]
 async fn a_failing_drain_stops_a_scale_down_and_is_reported() {
-    let rig = Rig::new();
-    let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(3, json!({}))), false)
-        .await
-        .unwrap();
-    converged(&mgr, "g").await;
+    let (rig, mgr, _s) = converged_group(3).await;
     rig.cloud
         .set("drain", Behaviour::failing(Code::FailedPrecondition));
     mgr.set_size("g", 2).await.unwrap();
@@ -193,12 +190,7 @@ async fn a_failing_drain_stops_a_scale_down_and_is_reported() {
 
 #[tokio::test(start_paused = true)]
 async fn failures_of_one_round_back_off_once() {
-    let rig = Rig::new();
-    let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(10, json!({}))), false)
-        .await
-        .unwrap();
-    converged(&mgr, "g").await;
+    let (rig, mgr, _s) = converged_group(10).await;
     rig.cloud.set("destroy", Behaviour::failing(Code::Internal));
     mgr.set_size("g", 0).await.unwrap();
     sleep(1.0).await;
@@ -225,12 +217,7 @@ async fn failures_of_one_round_back_off_once() {
 
 #[tokio::test(start_paused = true)]
 async fn an_unobservable_group_is_retried_with_backoff_and_not_rewritten() {
-    let rig = Rig::new();
-    let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(2, json!({}))), false)
-        .await
-        .unwrap();
-    converged(&mgr, "g").await;
+    let (rig, mgr, _s) = converged_group(2).await;
     rig.cloud.describe_down.store(true, Ordering::SeqCst);
     sleep(1.0).await;
     let (calls, saves) = (
@@ -307,12 +294,7 @@ async fn two_first_commits_of_one_group_start_one_worker() {
 
 #[tokio::test(start_paused = true)]
 async fn nothing_is_done_while_the_state_cannot_be_stored() {
-    let rig = Rig::new();
-    let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(2, json!({}))), false)
-        .await
-        .unwrap();
-    converged(&mgr, "g").await;
+    let (rig, mgr, _s) = converged_group(2).await;
     rig.store.down.store(true, Ordering::SeqCst);
     assert!(
         mgr.commit(&spec("g", cattle(5, json!({}))), false)
@@ -340,12 +322,7 @@ async fn nothing_is_done_while_the_state_cannot_be_stored() {
 
 #[tokio::test(start_paused = true)]
 async fn a_paused_group_does_nothing_until_resumed() {
-    let rig = Rig::new();
-    let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(3, json!({}))), false)
-        .await
-        .unwrap();
-    converged(&mgr, "g").await;
+    let (rig, mgr, _s) = converged_group(3).await;
     mgr.pause("g", "alice@host", "maintenance").await.unwrap();
     rig.cloud.kill(&rig.cloud.ids()[0]);
     sleep(10.0).await;
@@ -399,12 +376,7 @@ async fn provisions_whose_outcome_is_unknown_are_sent_again_with_their_token() {
 
 #[tokio::test(start_paused = true)]
 async fn a_resize_racing_a_commit_never_undoes_the_commit() {
-    let rig = Rig::new();
-    let (mgr, _s) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(2, json!({}))), false)
-        .await
-        .unwrap();
-    converged(&mgr, "g").await;
+    let (rig, mgr, _s) = converged_group(2).await;
     // Slow listings widen the window between a resize's read and its write.
     rig.cloud
         .set("describe", Behaviour::delayed(Duration::from_millis(300)));
