@@ -210,10 +210,25 @@ impl Layout {
         }
     }
 
-    /// The IDs of the instance directories (every entry that is a valid ID and a directory), and
-    /// removes leftovers of interrupted deletes and writes.
+    /// The IDs of the instance directories (every entry that is a valid ID and a directory).
+    /// Touches nothing, so it is safe while instances are being written or removed.
     pub fn scan(&self) -> std::io::Result<Vec<String>> {
         let mut ids = Vec::new();
+        for e in std::fs::read_dir(&self.root)?.filter_map(Result::ok) {
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
+            if valid_id(&name) && e.file_type().is_ok_and(|t| t.is_dir()) {
+                ids.push(name);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Like [`Layout::scan`], and first removes what interrupted deletes and writes left
+    /// behind. Only at start: while the plugin runs, a temporary file or a trash directory
+    /// belongs to a write or a delete still in progress.
+    pub fn scan_and_clean(&self) -> std::io::Result<Vec<String>> {
         for e in std::fs::read_dir(&self.root)?.filter_map(Result::ok) {
             let Ok(name) = e.file_name().into_string() else {
                 continue;
@@ -221,12 +236,10 @@ impl Layout {
             if name.starts_with(TRASH_PREFIX) {
                 let _ = std::fs::remove_dir_all(e.path());
             } else if valid_id(&name) && e.file_type().is_ok_and(|t| t.is_dir()) {
-                // Temporary files of a write cut short by a crash.
                 let _ = atomic::remove_leftovers(&e.path());
-                ids.push(name);
             }
         }
-        Ok(ids)
+        self.scan()
     }
 }
 
@@ -312,6 +325,11 @@ mod tests {
         l.remove("instance-2").unwrap();
         l.remove("instance-2").unwrap();
         assert_eq!(l.scan().unwrap(), vec!["instance-1".to_string()]);
+        assert!(
+            d.path().join(".trash-instance-3-abcd").exists(),
+            "a delete may be under way"
+        );
+        assert_eq!(l.scan_and_clean().unwrap(), vec!["instance-1".to_string()]);
         assert!(!d.path().join(".trash-instance-3-abcd").exists());
         assert!(!valid_id("../etc") && !valid_id(".x") && !valid_id(""));
     }

@@ -86,7 +86,7 @@ impl Store {
             tokens: Turns::new(),
             keep_exited,
         });
-        for id in store.layout.scan()? {
+        for id in store.layout.scan_and_clean()? {
             store.take_over(&id);
         }
         store.prune();
