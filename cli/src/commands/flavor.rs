@@ -189,6 +189,7 @@ pub async fn run(ctx: &Context, args: FlavorArgs) -> anyhow::Result<()> {
             let target = ctx.dial(&name).await?;
             let id = description.id.clone();
             let req = DrainRequest {
+                fence: None,
                 r#type: target.subtype(),
                 properties: spec::properties_bytes(&props.value),
                 instance: Some(description),

@@ -113,6 +113,7 @@ pub async fn run(ctx: &Context, args: InstanceArgs) -> anyhow::Result<()> {
             })?;
             let target = ctx.dial(&name).await?;
             let req = ProvisionRequest {
+                fence: None,
                 r#type: target.subtype(),
                 spec: Some(spec),
             };
@@ -128,6 +129,7 @@ pub async fn run(ctx: &Context, args: InstanceArgs) -> anyhow::Result<()> {
             let labels = kv::to_map(&labels)?;
             let target = ctx.dial(&name).await?;
             let req = LabelRequest {
+                fence: None,
                 r#type: target.subtype(),
                 id: id.clone(),
                 labels,
@@ -187,6 +189,7 @@ async fn destroy(
     let mut failed = 0;
     for id in ids {
         let req = DestroyRequest {
+            fence: None,
             r#type: target.subtype(),
             id: id.clone(),
             reason: reason as i32,

@@ -46,6 +46,7 @@ fn healthy(f: &mut Flavor, p: &[u8], k: usize) -> HealthyResponse {
 
 fn drain(f: &mut Flavor, p: &[u8], k: usize) -> Result<DrainResponse, tonic::Status> {
     let req = DrainRequest {
+        fence: None,
         r#type: String::new(),
         properties: p.to_vec(),
         instance: Some(InstanceDescription {

@@ -172,6 +172,7 @@ impl InstancePort for GrpcPlugins {
         Box::pin(async move {
             let mut c = self.instance(&plugin).await?;
             let req = ProvisionRequest {
+                fence: None,
                 r#type: subtype(&plugin),
                 spec: Some(spec),
             };
@@ -192,6 +193,7 @@ impl InstancePort for GrpcPlugins {
         Box::pin(async move {
             let mut c = self.instance(&plugin).await?;
             let req = DestroyRequest {
+                fence: None,
                 r#type: subtype(&plugin),
                 id,
                 reason: reason as i32,
@@ -213,6 +215,7 @@ impl InstancePort for GrpcPlugins {
         Box::pin(async move {
             let mut c = self.instance(&plugin).await?;
             let req = LabelRequest {
+                fence: None,
                 r#type: subtype(&plugin),
                 id,
                 labels,
@@ -333,6 +336,7 @@ impl FlavorPort for GrpcPlugins {
         Box::pin(async move {
             let mut c = self.flavor(&plugin).await?;
             let req = DrainRequest {
+                fence: None,
                 r#type: subtype(&plugin),
                 properties,
                 instance: Some(instance),

@@ -315,6 +315,7 @@ fn provision_with_one_token_makes_one_container_sequentially_and_concurrently() 
     let id = ids[0].clone();
     c.call(async |c| {
         c.label(LabelRequest {
+            fence: None,
             r#type: String::new(),
             id,
             labels: [("tier".to_string(), "db".to_string())].into(),

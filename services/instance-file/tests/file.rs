@@ -37,6 +37,7 @@ fn instance_files_holding_properties_are_readable_by_the_owner_only() {
     assert_eq!(mode(&file), 0o600, "a new instance's file");
     c.call(async |c| {
         c.label(infrakit_spi::instance::v1::LabelRequest {
+            fence: None,
             r#type: String::new(),
             id: id.clone(),
             labels: [("a".to_string(), "2".to_string())].into(),

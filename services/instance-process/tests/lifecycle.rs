@@ -157,6 +157,7 @@ fn describe_filters_by_every_tag_and_label_changes_tags() {
     let id = a.clone();
     c.call(async |c| {
         c.label(LabelRequest {
+            fence: None,
             r#type: String::new(),
             id,
             labels,
@@ -173,6 +174,7 @@ fn describe_filters_by_every_tag_and_label_changes_tags() {
     let err = c
         .call(async |c| {
             c.label(LabelRequest {
+                fence: None,
                 r#type: String::new(),
                 id: "instance-nope".into(),
                 labels: tag_map(&[("x", "y")]),

@@ -81,6 +81,7 @@ fn provision_is_pending_then_running_and_destroy_really_destroys() {
     let id = a.clone();
     c.call(async |cl| {
         cl.label(LabelRequest {
+            fence: None,
             r#type: String::new(),
             id,
             labels: [("tier".to_string(), "db".to_string())].into(),

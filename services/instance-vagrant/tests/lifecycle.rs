@@ -90,6 +90,7 @@ fn provision_describe_label_restart_and_destroy() {
     let idc = id.clone();
     c.call(async |c| {
         c.label(LabelRequest {
+            fence: None,
             r#type: String::new(),
             id: idc,
             labels: [("tier".to_string(), "db".to_string())].into(),

@@ -15,6 +15,7 @@ impl Instance {
     pub fn provision(&mut self, spec: InstanceSpec) -> Result<String, tonic::Status> {
         self.call(async |c| {
             c.provision(ProvisionRequest {
+                fence: None,
                 r#type: String::new(),
                 spec: Some(spec),
             })
@@ -32,6 +33,7 @@ impl Instance {
     ) -> (Result<String, tonic::Status>, Result<String, tonic::Status>) {
         let (mut c1, mut c2) = (self.c.clone(), self.c.clone());
         let call = |spec| ProvisionRequest {
+            fence: None,
             r#type: String::new(),
             spec: Some(spec),
         };
@@ -126,6 +128,7 @@ impl Instance {
         let id = id.to_string();
         self.call(async |c| {
             c.destroy(DestroyRequest {
+                fence: None,
                 r#type: String::new(),
                 id,
                 reason: DestroyReason::Terminate as i32,

@@ -182,6 +182,7 @@ async fn provision(mesh: &Mesh, n: u32) -> anyhow::Result<()> {
         set.spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < n as usize {
                 c.provision(ProvisionRequest {
+                    fence: None,
                     r#type: String::new(),
                     spec: Some(InstanceSpec {
                         properties: br#"{"Note":"bench"}"#.to_vec(),

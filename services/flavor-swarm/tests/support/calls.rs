@@ -78,6 +78,7 @@ pub fn drain(
     inst: &InstanceDescription,
 ) -> Result<(), tonic::Status> {
     let req = DrainRequest {
+        fence: None,
         r#type: t.into(),
         properties: props.to_string().into_bytes(),
         instance: Some(inst.clone()),
