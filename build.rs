@@ -1,5 +1,6 @@
 //! Compiles the SPI in `proto/` with protox (no system `protoc` needed), writes the descriptor
-//! set used by server reflection, and records the source revision for `version` output.
+//! set used by server reflection, compiles the client of etcd's API (`proto/etcd/`, used by the
+//! group controller's etcd store), and records the source revision for `version` output.
 
 use protox::prost::Message;
 use std::path::PathBuf;
@@ -13,9 +14,13 @@ const PROTOS: &[&str] = &[
     "proto/infrakit/discovery/v1/discovery.proto",
 ];
 
+/// etcd's v3 API (a subset): clients only, and kept out of the reflection descriptor set.
+const ETCD_PROTOS: &[&str] = &["proto/etcd/etcdserverpb/rpc.proto"];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // tonic-prost-build does not emit rerun-if-changed itself.
     println!("cargo:rerun-if-changed=proto/infrakit");
+    println!("cargo:rerun-if-changed=proto/etcd");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
     let fds = protox::compile(PROTOS, ["proto"])?;
@@ -25,6 +30,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(false)
+        .compile_fds(protox::compile(ETCD_PROTOS, ["proto"])?)?;
     println!("cargo:rustc-env=INFRAKIT_REVISION={}", revision());
     Ok(())
 }

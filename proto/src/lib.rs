@@ -6,6 +6,7 @@
 //! - [`flavor::v1`]: the Flavor SPI (what runs on an instance, and whether it is healthy).
 //! - [`group::v1`]: the Group SPI (self-healing groups and rolling updates).
 //! - [`discovery::v1`]: the Discovery SPI (finding plugins by name).
+//! - [`etcd`]: a client of etcd's v3 API (not an SPI), for the group controller's etcd store.
 //!
 //! Plugin-specific `properties` fields are `bytes` holding UTF-8 JSON.
 
@@ -51,6 +52,21 @@ pub mod discovery {
     #[allow(missing_docs, clippy::all, unreachable_pub)]
     pub mod v1 {
         tonic::include_proto!("infrakit.discovery.v1");
+    }
+}
+
+/// The client of etcd's v3 API (the subset in `proto/etcd/`), for the group controller's etcd
+/// store. Not an SPI: no plugin serves it.
+pub mod etcd {
+    /// `etcdserverpb`: KV, Watch, Lease and Maintenance.
+    #[allow(missing_docs, clippy::all, unreachable_pub)]
+    pub mod etcdserverpb {
+        tonic::include_proto!("etcdserverpb");
+    }
+    /// `mvccpb`: stored keys and watch events.
+    #[allow(missing_docs, clippy::all, unreachable_pub)]
+    pub mod mvccpb {
+        tonic::include_proto!("mvccpb");
     }
 }
 

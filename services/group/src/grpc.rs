@@ -14,8 +14,9 @@ use infrakit_spi::flavor::v1::{
 };
 use infrakit_spi::instance::v1::instance_client::InstanceClient;
 use infrakit_spi::instance::v1::{
-    DescribeInstancesRequest, DestroyReason, DestroyRequest, InstanceDescription, InstanceSpec,
-    LabelRequest, ProvisionRequest, ValidateRequest as InstanceValidate, WatchInstancesRequest,
+    DescribeInstancesRequest, DestroyReason, DestroyRequest, Fence, InstanceDescription,
+    InstanceSpec, LabelRequest, ProvisionRequest, ValidateRequest as InstanceValidate,
+    WatchInstancesRequest,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -166,13 +167,14 @@ impl InstancePort for GrpcPlugins {
         &self,
         plugin: &PluginName,
         spec: InstanceSpec,
+        fence: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<String, Status>> {
         let plugin = plugin.clone();
         Box::pin(async move {
             let mut c = self.instance(&plugin).await?;
             let req = ProvisionRequest {
-                fence: None,
+                fence,
                 r#type: subtype(&plugin),
                 spec: Some(spec),
             };
@@ -187,13 +189,14 @@ impl InstancePort for GrpcPlugins {
         plugin: &PluginName,
         id: String,
         reason: DestroyReason,
+        fence: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<(), Status>> {
         let plugin = plugin.clone();
         Box::pin(async move {
             let mut c = self.instance(&plugin).await?;
             let req = DestroyRequest {
-                fence: None,
+                fence,
                 r#type: subtype(&plugin),
                 id,
                 reason: reason as i32,
@@ -209,13 +212,14 @@ impl InstancePort for GrpcPlugins {
         plugin: &PluginName,
         id: String,
         labels: HashMap<String, String>,
+        fence: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<(), Status>> {
         let plugin = plugin.clone();
         Box::pin(async move {
             let mut c = self.instance(&plugin).await?;
             let req = LabelRequest {
-                fence: None,
+                fence,
                 r#type: subtype(&plugin),
                 id,
                 labels,
@@ -330,13 +334,14 @@ impl FlavorPort for GrpcPlugins {
         plugin: &PluginName,
         properties: Vec<u8>,
         instance: InstanceDescription,
+        fence: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<(), Status>> {
         let plugin = plugin.clone();
         Box::pin(async move {
             let mut c = self.flavor(&plugin).await?;
             let req = DrainRequest {
-                fence: None,
+                fence,
                 r#type: subtype(&plugin),
                 properties,
                 instance: Some(instance),

@@ -20,6 +20,7 @@ mod convert;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod ha;
 pub mod manager;
 mod observer;
 mod ops;

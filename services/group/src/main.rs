@@ -3,7 +3,9 @@
 use clap::Parser;
 use infrakit_group::KIND;
 use infrakit_group::grpc::GrpcPlugins;
+use infrakit_group::ha::cli::{EtcdArgs, StoreChoice};
 use infrakit_group::manager::{Config, Manager};
+use infrakit_group::ports::StorePort;
 use infrakit_group::ports::{Ports, TokioClock};
 use infrakit_group::service::GroupService;
 use infrakit_group::store::FileStore;
@@ -23,9 +25,22 @@ use std::time::Duration;
 struct Cli {
     #[command(subcommand)]
     command: Option<PluginCommand>,
-    /// Where committed specs and update progress are kept (one JSON file per group).
+    /// Where committed specs and update progress are kept (one JSON file per group), with
+    /// `--store file://` (the default).
     #[arg(long, env = "INFRAKIT_GROUP_STATE_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     state_dir: PathBuf,
+    /// `file://[DIR]` (one controller, state in DIR or --state-dir) or
+    /// `etcd://HOST:PORT[,HOST:PORT...]` (`https://...` for TLS): several controllers share the
+    /// groups, each group owned by one of them at a time.
+    #[arg(
+        long,
+        env = "INFRAKIT_GROUP_STORE",
+        default_value = "file://",
+        global = true
+    )]
+    store: String,
+    #[command(flatten)]
+    etcd: EtcdArgs,
     /// The most plugin calls in flight per group.
     #[arg(long, default_value_t = 64, global = true)]
     max_parallel: usize,
@@ -47,6 +62,13 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let store = match StoreChoice::parse(&cli.store, &cli.state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: invalid --store: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = Config {
         parallel: cli.max_parallel.max(1),
         poll: cli.poll_interval,
@@ -54,31 +76,44 @@ fn main() -> ExitCode {
         health_every: cli.health_interval,
         describe_timeout: cli.describe_timeout,
     };
-    let state_dir = cli.state_dir;
+    let etcd_args = cli.etcd;
     run_binary(
         cli.command.as_ref(),
         "infrakit.group.v1.Group",
         KIND,
         cli.serve,
         |ctx| async move {
-            let store = Arc::new(FileStore::open(&state_dir)?);
             let plugins = Arc::new(GrpcPlugins::new(
                 ctx.plugins_dir.clone(),
                 DialOptions::default(),
             ));
-            let ports = Ports {
+            let ports = |store: Arc<dyn StorePort>| Ports {
                 instance: plugins.clone(),
-                flavor: plugins,
+                flavor: plugins.clone(),
                 store,
                 clock: Arc::new(TokioClock::system()),
             };
-            let mgr = Manager::new(ports, config, ctx.shutdown.clone());
-            let resumed = mgr.resume().await?;
-            tracing::info!(state_dir = %state_dir.display(), resumed, "groups resumed");
-            Ok::<_, Box<dyn std::error::Error>>(
-                PluginHost::new(ctx.name, KIND)
-                    .add_service(GroupServer::new(GroupService::new(mgr, ctx.shutdown))),
-            )
+            match store {
+                StoreChoice::File(dir) => {
+                    let store = Arc::new(FileStore::open(&dir)?);
+                    let mgr = Manager::new(ports(store), config, ctx.shutdown.clone());
+                    let resumed = mgr.resume().await?;
+                    tracing::info!(state_dir = %dir.display(), resumed, "groups resumed");
+                    Ok::<_, Box<dyn std::error::Error>>(
+                        PluginHost::new(ctx.name, KIND)
+                            .add_service(GroupServer::new(GroupService::new(mgr, ctx.shutdown))),
+                    )
+                }
+                StoreChoice::Etcd(url) => {
+                    let shared = etcd_args.start(&url, ports, config, &ctx).await?;
+                    Ok(PluginHost::new(ctx.name, KIND)
+                        .add_service(GroupServer::new(GroupService::new(
+                            shared.manager,
+                            ctx.shutdown,
+                        )))
+                        .after_stop(shared.stopped))
+                }
+            }
         },
     )
 }

@@ -25,7 +25,7 @@ use infrakit_spi::group::v1::{
 };
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -99,6 +99,9 @@ pub(crate) struct GroupHandle {
     pub stopped: CancellationToken,
     /// Whether the instance plugin pushes changes for this group.
     pub watching: AtomicBool,
+    /// This controller's ownership of the group (0 without a coordinator); set once, before
+    /// the worker starts.
+    epoch: AtomicU64,
     view: Mutex<View>,
 }
 
@@ -117,8 +120,14 @@ impl GroupHandle {
             stop,
             stopped: CancellationToken::new(),
             watching: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
             view: Mutex::default(),
         }
+    }
+
+    /// This controller's ownership of the group: stamped on plugin calls and store writes.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     /// Records the status and members of the latest pass (`seen` is `None` when the
@@ -237,6 +246,55 @@ impl Manager {
         Ok(n)
     }
 
+    /// Starts managing a group this controller has just claimed in a shared store, from its
+    /// record as stored and with the claim's epoch. A group already managed here is left
+    /// alone (returns false).
+    pub fn adopt(self: &Arc<Self>, id: &str, record: Record, epoch: u64) -> Result<bool, String> {
+        let spec = GroupSpec::from_json(&record.spec)
+            .map_err(|v| format!("the stored spec of group {id:?} is no longer valid: {v}"))?;
+        let g = self.handle(spec, record.state);
+        g.epoch.store(epoch, Ordering::Release);
+        {
+            let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
+            match groups.entry(id.to_string()) {
+                Entry::Occupied(_) => return Ok(false),
+                Entry::Vacant(v) => {
+                    v.insert(g.clone());
+                }
+            }
+        }
+        self.start(g);
+        Ok(true)
+    }
+
+    /// Stops managing a group that another controller now owns (or may own): its worker and
+    /// operations end before this returns; the stored record stays for the new owner. Only the
+    /// handle of this `epoch` is released (0: whichever is managed); returns whether one was.
+    pub async fn release(&self, id: &str, epoch: u64) -> bool {
+        let Ok(g) = self.get(id) else { return false };
+        // A commit creating the group holds the lock until its claim is stored and its epoch
+        // set: wait for it, so the epoch compared is the claim's.
+        let live = g.live.lock().await;
+        if epoch != 0 && g.epoch() != epoch {
+            return false;
+        }
+        g.stop.cancel();
+        self.forget(&g);
+        drop(live);
+        g.stopped.cancelled().await;
+        true
+    }
+
+    /// The groups managed here, with their epochs.
+    pub fn managed(&self) -> Vec<(String, u64)> {
+        self.groups
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|g| (g.id.clone(), g.epoch()))
+            .collect()
+    }
+
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }
@@ -266,7 +324,7 @@ impl Manager {
         };
         self.ports
             .store
-            .save(&g.id, record)
+            .save(&g.id, record, g.epoch())
             .await
             .map_err(|error| GroupError::Persist {
                 id: g.id.clone(),
@@ -275,13 +333,13 @@ impl Manager {
     }
 
     /// Removes a group's record. Call with the group's lock held.
-    pub(crate) async fn unpersist(&self, id: &str) -> Result<(), GroupError> {
+    pub(crate) async fn unpersist(&self, g: &GroupHandle) -> Result<(), GroupError> {
         self.ports
             .store
-            .remove(id)
+            .remove(&g.id, g.epoch())
             .await
             .map_err(|error| GroupError::Persist {
-                id: id.to_string(),
+                id: g.id.clone(),
                 error,
             })
     }
@@ -372,11 +430,31 @@ impl Manager {
                     }
                 }
                 let live = g.live.lock().await;
-                if let Err(e) = self.persist(&g, &live.spec, &live.state).await {
-                    drop(live);
-                    self.forget(&g);
-                    g.stopped.cancel(); // no worker will start
-                    return Err(e);
+                let record = Record {
+                    spec: live.spec.to_json(),
+                    state: live.state.clone(),
+                };
+                match self.ports.store.create(&id, record).await {
+                    Ok(0) => {}
+                    Ok(epoch) => {
+                        g.epoch.store(epoch, Ordering::Release);
+                        self.events.emit(
+                            &id,
+                            EventKind::Claimed,
+                            None,
+                            None,
+                            format!(
+                                "this controller created the group and owns it now (epoch {epoch})"
+                            ),
+                            SpiPhase::Converging,
+                        );
+                    }
+                    Err(error) => {
+                        drop(live);
+                        self.forget(&g);
+                        g.stopped.cancel(); // no worker will start
+                        return Err(GroupError::Persist { id, error });
+                    }
                 }
                 drop(live);
                 self.start(g);
@@ -496,7 +574,7 @@ impl Manager {
         g.stop.cancel();
         g.stopped.cancelled().await;
         let _live = g.live.lock().await;
-        self.unpersist(id).await?;
+        self.unpersist(&g).await?;
         self.events.emit(
             id,
             EventKind::Freed,

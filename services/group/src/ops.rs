@@ -19,7 +19,7 @@ use infrakit_model::tags;
 use infrakit_spi::flavor::v1::{Allocation as SpiAllocation, Index, PrepareRequest};
 use infrakit_spi::group::v1::EventKind;
 use infrakit_spi::instance::v1::{
-    DestroyReason as SpiReason, InstanceDescription, InstanceSpec, InstanceState as SpiState,
+    DestroyReason as SpiReason, Fence, InstanceDescription, InstanceSpec, InstanceState as SpiState,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -79,13 +79,19 @@ pub(crate) struct Shared {
     pub instance_properties: Vec<u8>,
     pub flavor_properties: Vec<u8>,
     allocation: SpiAllocation,
+    /// The group owner's fence, stamped on every mutating call (`None` without a coordinator).
+    fence: Option<Fence>,
 }
 
 // === impl Shared ===
 
 impl Shared {
-    pub(crate) fn new(spec: Arc<GroupSpec>) -> Self {
+    pub(crate) fn new(spec: Arc<GroupSpec>, epoch: u64) -> Self {
         Self {
+            fence: (epoch > 0).then(|| Fence {
+                group: spec.id().to_string(),
+                epoch,
+            }),
             instance_properties: spec.instance().properties.to_string().into_bytes(),
             flavor_properties: spec.flavor().properties.to_string().into_bytes(),
             allocation: spi_allocation(&spec),
@@ -154,7 +160,7 @@ pub(crate) async fn run(ports: Ports, shared: Arc<Shared>, op: Op) -> Done {
             let labels = tags.into_iter().collect();
             match ports
                 .instance
-                .label(name, id.clone(), labels, CALL_TIMEOUT)
+                .label(name, id.clone(), labels, shared.fence.clone(), CALL_TIMEOUT)
                 .await
             {
                 Ok(()) => (Outcome::Labelled { id }, EventKind::Labelled, reason, None),
@@ -239,7 +245,11 @@ async fn provision(
     prepared.logical_id = logical_id.clone();
     let described_tags = prepared.tags.clone();
     let name = &spec.instance().plugin;
-    match ports.instance.provision(name, prepared, CALL_TIMEOUT).await {
+    match ports
+        .instance
+        .provision(name, prepared, shared.fence.clone(), CALL_TIMEOUT)
+        .await
+    {
         Ok(id) => {
             // Ask at once, so a converging group needs no second round of health checks.
             let instance = InstanceDescription {
@@ -341,6 +351,7 @@ async fn destroy(ports: &Ports, shared: &Shared, listed: InstanceDescription, d:
                 flavor,
                 shared.flavor_properties.clone(),
                 listed,
+                shared.fence.clone(),
                 CALL_TIMEOUT,
             )
             .await;
@@ -369,7 +380,7 @@ async fn destroy(ports: &Ports, shared: &Shared, listed: InstanceDescription, d:
     };
     match ports
         .instance
-        .destroy(name, id.clone(), reason, CALL_TIMEOUT)
+        .destroy(name, id.clone(), reason, shared.fence.clone(), CALL_TIMEOUT)
         .await
     {
         Ok(()) => destroyed(id, d.context, &d.reason),

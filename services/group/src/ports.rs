@@ -9,7 +9,7 @@
 use infrakit_group_core::{GroupState, Health, Time};
 use infrakit_model::PluginName;
 use infrakit_spi::flavor::v1::PrepareRequest;
-use infrakit_spi::instance::v1::{DestroyReason, InstanceDescription, InstanceSpec};
+use infrakit_spi::instance::v1::{DestroyReason, Fence, InstanceDescription, InstanceSpec};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -43,6 +43,7 @@ pub trait InstancePort: Send + Sync + 'static {
         &self,
         plugin: &PluginName,
         spec: InstanceSpec,
+        fence: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<String, Status>>;
     /// Instance.Destroy.
@@ -51,6 +52,7 @@ pub trait InstancePort: Send + Sync + 'static {
         plugin: &PluginName,
         id: String,
         reason: DestroyReason,
+        fence: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<(), Status>>;
     /// Instance.Label.
@@ -59,6 +61,7 @@ pub trait InstancePort: Send + Sync + 'static {
         plugin: &PluginName,
         id: String,
         labels: HashMap<String, String>,
+        fence: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<(), Status>>;
     /// WatchInstances of the group's members; UNIMPLEMENTED when the plugin cannot watch.
@@ -99,6 +102,7 @@ pub trait FlavorPort: Send + Sync + 'static {
         plugin: &PluginName,
         properties: Vec<u8>,
         instance: InstanceDescription,
+        fence: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<(), Status>>;
 }
@@ -139,13 +143,23 @@ pub struct Record {
 
 /// Where committed specs and group state are kept. Writes complete (durably) before they
 /// return; the driver acts only after a successful write.
+///
+/// `epoch` is this controller's ownership of the group: 0 for a store without a coordinator
+/// (the file store), else the epoch of the claim, and a store shared by several controllers
+/// refuses the write when the group has been claimed since (the fence of a deposed owner).
 pub trait StorePort: Send + Sync + 'static {
     /// Every stored group, by ID.
     fn load_all(&self) -> BoxFuture<'_, Result<Vec<(String, Record)>, String>>;
+    /// Stores the first record of a group this controller does not manage yet, and claims it;
+    /// returns the epoch. Fails, naming the owner, when a shared store has the group already.
+    fn create(&self, id: &str, record: Record) -> BoxFuture<'_, Result<u64, String>> {
+        let id = id.to_string();
+        Box::pin(async move { self.save(&id, record, 0).await.map(|()| 0) })
+    }
     /// Saves a group's record, replacing the previous one.
-    fn save(&self, id: &str, record: Record) -> BoxFuture<'_, Result<(), String>>;
+    fn save(&self, id: &str, record: Record, epoch: u64) -> BoxFuture<'_, Result<(), String>>;
     /// Forgets a group. Removing a missing record succeeds.
-    fn remove(&self, id: &str) -> BoxFuture<'_, Result<(), String>>;
+    fn remove(&self, id: &str, epoch: u64) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// The controller's clock, in the planner's wall-clock [`Time`].

@@ -112,7 +112,7 @@ impl StorePort for FileStore {
         })
     }
 
-    fn save(&self, id: &str, record: Record) -> BoxFuture<'_, Result<(), String>> {
+    fn save(&self, id: &str, record: Record, _: u64) -> BoxFuture<'_, Result<(), String>> {
         let (me, id) = (self.clone(), id.to_string());
         Box::pin(async move {
             tokio::task::spawn_blocking(move || me.save_now(&id, &record))
@@ -122,7 +122,7 @@ impl StorePort for FileStore {
         })
     }
 
-    fn remove(&self, id: &str) -> BoxFuture<'_, Result<(), String>> {
+    fn remove(&self, id: &str, _: u64) -> BoxFuture<'_, Result<(), String>> {
         let (me, id) = (self.clone(), id.to_string());
         Box::pin(async move {
             tokio::task::spawn_blocking(move || me.remove_now(&id))

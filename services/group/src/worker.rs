@@ -240,7 +240,7 @@ impl Worker {
         }
         g.note_phase(self.mgr.events(), p.status.phase, &p.status.message);
         if p.destroy_finished() && self.busy.is_empty() {
-            if let Err(e) = self.mgr.unpersist(&g.id).await {
+            if let Err(e) = self.mgr.unpersist(&g).await {
                 return self.cannot_store(&p.status, &e.to_string(), backoff);
             }
             self.emit(
@@ -304,7 +304,7 @@ impl Worker {
         {
             return (Arc::clone(shared), *gen_);
         }
-        let shared = Arc::new(Shared::new(Arc::new(live.spec.clone())));
+        let shared = Arc::new(Shared::new(Arc::new(live.spec.clone()), self.g.epoch()));
         self.shared = Some((live.generation, Arc::clone(&shared)));
         (shared, live.generation)
     }

@@ -9,6 +9,7 @@ use crate::tls::{ServerTlsFiles, TlsError, server_config};
 use infrakit_spi::plugin::v1::plugin_server::{Plugin, PluginServer};
 use infrakit_spi::plugin::v1::{InfoRequest, InfoResponse, Spi};
 use std::convert::Infallible;
+use std::future::Future;
 use std::time::Duration;
 use tonic::server::NamedService;
 use tonic::service::{Routes, RoutesBuilder};
@@ -173,7 +174,20 @@ pub struct PluginHost {
     kind: String,
     routes: RoutesBuilder,
     services: Vec<&'static str>,
+    after_stop: Vec<AfterStop>,
 }
+
+/// Work to finish once serving has stopped (e.g. giving up an etcd lease).
+struct AfterStop(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>);
+
+impl std::fmt::Debug for AfterStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterStop")
+    }
+}
+
+/// How long the work given to [`PluginHost::after_stop`] may take in all.
+pub const AFTER_STOP_GRACE: Duration = Duration::from_secs(10);
 
 // === impl PluginHost ===
 
@@ -185,7 +199,15 @@ impl PluginHost {
             kind: kind.into(),
             routes: Routes::builder(),
             services: Vec::new(),
+            after_stop: Vec::new(),
         }
+    }
+
+    /// Runs `work` once serving has stopped, before the process exits (all such work together
+    /// gets [`AFTER_STOP_GRACE`]).
+    pub fn after_stop(mut self, work: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.after_stop.push(AfterStop(Box::pin(work)));
+        self
     }
 
     /// Adds a generated tonic service; its name is reported by health and `Plugin/Info`.
@@ -214,7 +236,21 @@ impl PluginHost {
 
     /// Serves until `shutdown` starts, then stops accepting, reports NOT_SERVING, and gives open
     /// connections [`DRAIN_GRACE`] to finish.
-    pub async fn serve(self, listener: Listener, shutdown: Shutdown) -> Result<(), HostError> {
+    pub async fn serve(mut self, listener: Listener, shutdown: Shutdown) -> Result<(), HostError> {
+        let after_stop = std::mem::take(&mut self.after_stop);
+        let served = self.serve_routes(listener, shutdown).await;
+        let all = async {
+            for work in after_stop {
+                work.0.await;
+            }
+        };
+        if tokio::time::timeout(AFTER_STOP_GRACE, all).await.is_err() {
+            tracing::warn!("the work after stopping did not end within {AFTER_STOP_GRACE:?}");
+        }
+        served
+    }
+
+    async fn serve_routes(self, listener: Listener, shutdown: Shutdown) -> Result<(), HostError> {
         let listen = listener.local_addr().to_string();
         let (reporter, health) = tonic_health::server::health_reporter();
         let mut spis = Vec::new();

@@ -45,6 +45,7 @@
 mod bin;
 mod client;
 pub mod docker;
+pub mod etcd;
 mod group;
 mod instance;
 mod mesh;

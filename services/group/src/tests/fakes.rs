@@ -10,7 +10,7 @@ use infrakit_group_core::{Health, Time};
 use infrakit_model::{PluginName, tags};
 use infrakit_spi::flavor::v1::{Allocation, PrepareRequest};
 use infrakit_spi::instance::v1::{
-    DestroyReason, InstanceDescription, InstanceSpec, InstanceState as SpiState,
+    DestroyReason, Fence, InstanceDescription, InstanceSpec, InstanceState as SpiState,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -212,6 +212,7 @@ impl InstancePort for FakePlugins {
         &self,
         _: &PluginName,
         spec: InstanceSpec,
+        _: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<String, Status>> {
         Box::pin(async move {
@@ -273,6 +274,7 @@ impl InstancePort for FakePlugins {
         _: &PluginName,
         id: String,
         reason: DestroyReason,
+        _: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(async move {
@@ -299,6 +301,7 @@ impl InstancePort for FakePlugins {
         _: &PluginName,
         id: String,
         labels: HashMap<String, String>,
+        _: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(async move {
@@ -384,6 +387,7 @@ impl FlavorPort for FakePlugins {
         _: &PluginName,
         _: Vec<u8>,
         instance: InstanceDescription,
+        _: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(async move {
@@ -432,7 +436,7 @@ impl StorePort for MemStore {
         })
     }
 
-    fn save(&self, id: &str, record: Record) -> BoxFuture<'_, Result<(), String>> {
+    fn save(&self, id: &str, record: Record, _: u64) -> BoxFuture<'_, Result<(), String>> {
         let id = id.to_string();
         Box::pin(async move {
             if self.down.load(Ordering::SeqCst) {
@@ -447,7 +451,7 @@ impl StorePort for MemStore {
         })
     }
 
-    fn remove(&self, id: &str) -> BoxFuture<'_, Result<(), String>> {
+    fn remove(&self, id: &str, _: u64) -> BoxFuture<'_, Result<(), String>> {
         let id = id.to_string();
         Box::pin(async move {
             if self.down.load(Ordering::SeqCst) {

@@ -1,0 +1,154 @@
+//! This controller's membership: an etcd lease kept alive, and the controller's registration
+//! bound to it.
+//!
+//! # Guarantees
+//! - The session is declared lost before etcd can have expired the lease: the lease is valid
+//!   for its TTL from when the last successful keep-alive was *sent*, and the session ends a
+//!   margin before that. Whoever acts on the session (the coordinator) stops then, so a
+//!   survivor's claim, possible only after etcd expired the lease, never overlaps our acting.
+//! - A lost session is followed by a new lease as soon as etcd answers again.
+
+use super::client::{Etcd, EtcdError};
+use super::keys::Keys;
+use infrakit_spi::etcd::etcdserverpb::{PutRequest, RequestOp, TxnRequest, request_op};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The lease this controller acts under: `None` while there is none (acting must stop).
+pub type Session = Option<i64>;
+
+/// Keeps the lease and the registration; publishes the session.
+pub struct Membership {
+    etcd: Etcd,
+    keys: Keys,
+    name: String,
+    ttl: Duration,
+    session: watch::Sender<Session>,
+}
+
+// === impl Membership ===
+
+impl Membership {
+    /// A membership of controller `name` with leases of `ttl` (at least 2 s).
+    pub fn new(etcd: Etcd, keys: Keys, name: String, ttl: Duration) -> Self {
+        Self {
+            etcd,
+            keys,
+            name,
+            ttl: ttl.max(Duration::from_secs(2)),
+            session: watch::channel(None).0,
+        }
+    }
+
+    /// The session, as it changes.
+    pub fn session(&self) -> watch::Receiver<Session> {
+        self.session.subscribe()
+    }
+
+    /// Keeps a lease until `stop`; on stop the lease is revoked so survivors take over at once.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut backoff = Duration::from_millis(200);
+        while !stop.is_cancelled() {
+            match self.start().await {
+                Ok((lease, valid_until)) => {
+                    backoff = Duration::from_millis(200);
+                    tracing::info!(controller = %self.name, lease = format!("{lease:x}"), "joined the controllers in etcd");
+                    self.session.send_replace(Some(lease));
+                    let revoke = self.keep(lease, valid_until, &stop).await;
+                    self.session.send_replace(None);
+                    if revoke {
+                        let _ = self.etcd.revoke(lease).await;
+                        return;
+                    }
+                    tracing::error!(controller = %self.name, "lost the etcd lease: acting stopped until etcd answers again");
+                }
+                Err(e) => {
+                    tracing::warn!(controller = %self.name, error = %e, "cannot get an etcd lease; trying again");
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Grants a lease and registers under it; returns the lease and until when it is valid.
+    async fn start(&self) -> Result<(i64, Instant), EtcdError> {
+        let sent = Instant::now();
+        let secs = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
+        let (lease, ttl) = self.etcd.grant(secs).await?;
+        let valid_until = sent + Duration::from_secs(u64::try_from(ttl).unwrap_or(0));
+        let registration = serde_json::json!({ "name": self.name }).to_string();
+        let put = TxnRequest {
+            success: vec![RequestOp {
+                request: Some(request_op::Request::RequestPut(PutRequest {
+                    key: self.keys.controller(&self.name).into_bytes(),
+                    value: registration.into_bytes(),
+                    lease,
+                    ..Default::default()
+                })),
+            }],
+            ..Default::default()
+        };
+        if let Err(e) = self.etcd.txn(put).await {
+            let _ = self.etcd.revoke(lease).await;
+            return Err(e);
+        }
+        Ok((lease, valid_until))
+    }
+
+    /// Renews `lease` every third of its TTL until it is lost (false) or `stop` (true).
+    async fn keep(&self, lease: i64, mut valid_until: Instant, stop: &CancellationToken) -> bool {
+        let every = self.ttl / 3;
+        // Stop acting this long before the lease could have expired in etcd.
+        let margin = (self.ttl / 5).min(Duration::from_secs(1));
+        let mut stream = None;
+        let mut next = Instant::now() + every;
+        loop {
+            let deadline = valid_until - margin;
+            tokio::select! {
+                () = stop.cancelled() => return true,
+                () = tokio::time::sleep_until(deadline) => return false,
+                () = tokio::time::sleep_until(next) => {}
+            }
+            let sent = Instant::now();
+            let budget = deadline.saturating_duration_since(sent).min(every);
+            let renewed = tokio::time::timeout(budget, async {
+                if stream.is_none() {
+                    stream = Some(self.etcd.keep_alive(lease).await?);
+                }
+                match stream.as_mut() {
+                    Some(s) => s.renew().await,
+                    None => Err(EtcdError("no keep-alive stream".into())),
+                }
+            })
+            .await;
+            match renewed {
+                Ok(Ok(ttl)) if ttl > 0 => {
+                    valid_until = sent + Duration::from_secs(u64::try_from(ttl).unwrap_or(0));
+                    next = sent + every;
+                }
+                Ok(Ok(_)) => {
+                    tracing::error!(controller = %self.name, "etcd says the lease has expired");
+                    return false;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(controller = %self.name, error = %e, "cannot renew the etcd lease; trying another member");
+                    self.etcd.next_member(self.etcd.current_member());
+                    stream = None;
+                    next = Instant::now() + Duration::from_millis(100);
+                }
+                Err(_) => {
+                    tracing::warn!(controller = %self.name, "no answer to a lease renewal; trying another member");
+                    self.etcd.next_member(self.etcd.current_member());
+                    stream = None;
+                    next = Instant::now();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The store shared by several controllers: group records in etcd, every write a transaction
+//! guarded by the group's owner key.
+//!
+//! # Guarantees
+//! - A record is written only while the owner key still has the create revision (the epoch)
+//!   of this controller's claim: a controller that lost the group (its lease expired, the
+//!   group was handed over and claimed again) cannot write, whatever it believes.
+//! - A new group's record and its owner key are created in one transaction, so a group is
+//!   never created twice, nor created without an owner.
+
+use super::client::Etcd;
+use super::keys::Keys;
+use super::lease::Session;
+use crate::ports::{BoxFuture, Record, StorePort};
+use infrakit_spi::etcd::etcdserverpb::{
+    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, compare,
+    request_op, response_op,
+};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::watch;
+
+/// Group records in etcd.
+pub struct EtcdStore {
+    etcd: Etcd,
+    keys: Keys,
+    name: String,
+    session: watch::Receiver<Session>,
+    refused: AtomicU64,
+}
+
+// === impl EtcdStore ===
+
+impl EtcdStore {
+    /// The store of controller `name`, creating groups under the lease of `session`.
+    pub fn new(etcd: Etcd, keys: Keys, name: String, session: watch::Receiver<Session>) -> Self {
+        Self {
+            etcd,
+            keys,
+            name,
+            session,
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// How many writes the owner guard refused (this controller had lost the group).
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    fn fenced(&self, id: &str, epoch: u64) -> String {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let message = format!(
+            "controller {} no longer owns group {id:?} (its epoch {epoch} is over: the group was claimed again or the lease expired); the write was refused",
+            self.name
+        );
+        tracing::warn!(group = %id, epoch, controller = %self.name, "etcd refused a write of a group this controller no longer owns");
+        message
+    }
+}
+
+/// `key`'s create revision equals `rev` (0: the key does not exist).
+pub(crate) fn created_at(key: String, rev: i64) -> Compare {
+    Compare {
+        result: compare::CompareResult::Equal as i32,
+        target: compare::CompareTarget::Create as i32,
+        key: key.into_bytes(),
+        target_union: Some(compare::TargetUnion::CreateRevision(rev)),
+        range_end: Vec::new(),
+    }
+}
+
+pub(crate) fn put(key: String, value: Vec<u8>, lease: i64) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::RequestPut(PutRequest {
+            key: key.into_bytes(),
+            value,
+            lease,
+            ..Default::default()
+        })),
+    }
+}
+
+pub(crate) fn get(key: String) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::RequestRange(RangeRequest {
+            key: key.into_bytes(),
+            ..Default::default()
+        })),
+    }
+}
+
+pub(crate) fn delete(key: String) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::RequestDeleteRange(
+            DeleteRangeRequest {
+                key: key.into_bytes(),
+                ..Default::default()
+            },
+        )),
+    }
+}
+
+/// The value of the key read by a range in a transaction's answer, if any.
+pub(crate) fn read_value(
+    op: Option<&infrakit_spi::etcd::etcdserverpb::ResponseOp>,
+) -> Option<Vec<u8>> {
+    match op?.response.as_ref()? {
+        response_op::Response::ResponseRange(r) => r.kvs.first().map(|kv| kv.value.clone()),
+        _ => None,
+    }
+}
+
+fn epoch_of(rev: u64) -> i64 {
+    i64::try_from(rev).unwrap_or(i64::MAX)
+}
+
+impl StorePort for EtcdStore {
+    fn load_all(&self) -> BoxFuture<'_, Result<Vec<(String, Record)>, String>> {
+        Box::pin(async move {
+            let (kvs, _) = self
+                .etcd
+                .list(&format!("{}groups/", self.keys.root()))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            for kv in kvs {
+                let Some(super::keys::Key::Group(id)) = self.keys.parse(&kv.key) else {
+                    continue;
+                };
+                match serde_json::from_slice::<Record>(&kv.value) {
+                    Ok(r) => out.push((id.to_string(), r)),
+                    Err(e) => {
+                        tracing::error!(group = %id, error = %e, "skipping an unreadable group record in etcd")
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn create(&self, id: &str, record: Record) -> BoxFuture<'_, Result<u64, String>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            let Some(lease) = *self.session.borrow() else {
+                return Err(format!(
+                    "controller {} is not connected to etcd, so it cannot create group {id:?}; try again when it is (or on another controller)",
+                    self.name
+                ));
+            };
+            let value = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+            let txn = TxnRequest {
+                compare: vec![
+                    created_at(self.keys.group(&id), 0),
+                    created_at(self.keys.owner(&id), 0),
+                ],
+                success: vec![
+                    put(self.keys.group(&id), value, 0),
+                    put(self.keys.owner(&id), self.name.clone().into_bytes(), lease),
+                ],
+                failure: vec![get(self.keys.owner(&id))],
+            };
+            let r = self.etcd.txn(txn).await.map_err(|e| e.to_string())?;
+            if r.succeeded {
+                let rev = r.header.map(|h| h.revision).unwrap_or_default();
+                return u64::try_from(rev)
+                    .ok()
+                    .filter(|&e| e > 0)
+                    .ok_or_else(|| "etcd answered without a revision".to_string());
+            }
+            let owner =
+                read_value(r.responses.first()).map(|v| String::from_utf8_lossy(&v).into_owned());
+            Err(match owner {
+                Some(o) => format!(
+                    "group {id:?} was committed meanwhile and is managed by controller {o}; commit again to change it"
+                ),
+                None => format!(
+                    "group {id:?} exists in etcd and is being claimed by its controller; commit again in a moment"
+                ),
+            })
+        })
+    }
+
+    fn save(&self, id: &str, record: Record, epoch: u64) -> BoxFuture<'_, Result<(), String>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            let value = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+            let txn = TxnRequest {
+                compare: vec![created_at(self.keys.owner(&id), epoch_of(epoch))],
+                success: vec![put(self.keys.group(&id), value, 0)],
+                failure: Vec::new(),
+            };
+            let r = self.etcd.txn(txn).await.map_err(|e| e.to_string())?;
+            if r.succeeded {
+                Ok(())
+            } else {
+                Err(self.fenced(&id, epoch))
+            }
+        })
+    }
+
+    fn remove(&self, id: &str, epoch: u64) -> BoxFuture<'_, Result<(), String>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            let txn = TxnRequest {
+                compare: vec![created_at(self.keys.owner(&id), epoch_of(epoch))],
+                success: vec![delete(self.keys.group(&id)), delete(self.keys.owner(&id))],
+                failure: Vec::new(),
+            };
+            let r = self.etcd.txn(txn).await.map_err(|e| e.to_string())?;
+            if r.succeeded {
+                Ok(())
+            } else {
+                Err(self.fenced(&id, epoch))
+            }
+        })
+    }
+}
