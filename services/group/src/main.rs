@@ -107,10 +107,7 @@ fn main() -> ExitCode {
                 StoreChoice::Etcd(url) => {
                     let shared = etcd_args.start(&url, ports, config, &ctx).await?;
                     Ok(PluginHost::new(ctx.name, KIND)
-                        .add_service(GroupServer::new(GroupService::new(
-                            shared.manager,
-                            ctx.shutdown,
-                        )))
+                        .add_service(GroupServer::new(shared.service))
                         .after_stop(shared.stopped))
                 }
             }

@@ -285,6 +285,15 @@ impl Manager {
         true
     }
 
+    /// The epoch under which group `id` is managed here, if it is.
+    pub fn managed_epoch(&self, id: &str) -> Option<u64> {
+        self.groups
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .map(|g| g.epoch())
+    }
+
     /// The groups managed here, with their epochs.
     pub fn managed(&self) -> Vec<(String, u64)> {
         self.groups

@@ -1,6 +1,12 @@
 //! The `infrakit.group.v1.Group` gRPC service over a [`Manager`].
+//!
+//! With controllers sharing groups through etcd, a call about a group another controller owns
+//! is answered from etcd (reads) or relayed to the owner as an order (changes): any controller
+//! serves any group.
 
 use crate::convert;
+use crate::ha::orders::Answer;
+use crate::ha::replica::Replica;
 use crate::manager::Manager;
 use infrakit_runtime::Shutdown;
 use infrakit_spi::group::v1::group_server::Group;
@@ -16,6 +22,7 @@ use tonic::{Request, Response, Status};
 pub struct GroupService {
     mgr: Arc<Manager>,
     shutdown: Shutdown,
+    replica: Option<Arc<Replica>>,
 }
 
 // === impl GroupService ===
@@ -23,7 +30,90 @@ pub struct GroupService {
 impl GroupService {
     /// A service over `mgr`; watch streams end when `shutdown` starts.
     pub fn new(mgr: Arc<Manager>, shutdown: Shutdown) -> Self {
-        Self { mgr, shutdown }
+        Self {
+            mgr,
+            shutdown,
+            replica: None,
+        }
+    }
+
+    /// A service of a controller sharing groups through etcd: groups owned elsewhere are
+    /// answered through `replica`.
+    pub fn shared(mgr: Arc<Manager>, shutdown: Shutdown, replica: Arc<Replica>) -> Self {
+        Self {
+            mgr,
+            shutdown,
+            replica: Some(replica),
+        }
+    }
+
+    /// The same service answering only for the groups managed here (what an order runs on).
+    pub fn local(&self) -> Self {
+        Self::new(self.mgr.clone(), self.shutdown.clone())
+    }
+
+    /// The replica to answer through when group `id` is not managed here.
+    fn elsewhere(&self, id: &str) -> Option<&Replica> {
+        self.replica
+            .as_deref()
+            .filter(|_| self.mgr.managed_epoch(id).is_none())
+    }
+}
+
+/// Relays `$req` to the owner of group `$id` when it is managed elsewhere; otherwise runs
+/// `$local`, and relays after all when the group moved away meanwhile (NOT_FOUND here).
+macro_rules! routed {
+    ($self:ident, $id:expr, $method:literal, $req:expr, $local:expr) => {{
+        let id: String = $id;
+        if let Some(r) = $self.elsewhere(&id) {
+            return r.relay(&id, $method, &$req).await.map(Response::new);
+        }
+        match $local {
+            Err(st) if st.code() == tonic::Code::NotFound && $self.replica.is_some() => {
+                if let Some(r) = $self.elsewhere(&id) {
+                    return r.relay(&id, $method, &$req).await.map(Response::new);
+                }
+                Err(st)
+            }
+            other => other,
+        }
+    }};
+}
+
+/// Runs an order (a Group call relayed through etcd) on `svc`, as if it had been called.
+pub async fn execute(svc: &GroupService, method: &str, request: &[u8], by: &str) -> Answer {
+    use prost::Message;
+    macro_rules! run {
+        ($req:ty, $call:ident) => {
+            match <$req>::decode(request) {
+                Ok(r) => Answer::of(
+                    svc.$call(Request::new(r)).await.map(Response::into_inner),
+                    by,
+                ),
+                Err(e) => Answer::of::<$req>(
+                    Err(Status::invalid_argument(format!(
+                        "a {method} order cannot be read: {e}"
+                    ))),
+                    by,
+                ),
+            }
+        };
+    }
+    match method {
+        "CommitGroup" => run!(CommitGroupRequest, commit_group),
+        "FreeGroup" => run!(FreeGroupRequest, free_group),
+        "DestroyGroup" => run!(DestroyGroupRequest, destroy_group),
+        "SetSize" => run!(SetSizeRequest, set_size),
+        "DestroyInstances" => run!(DestroyInstancesRequest, destroy_instances),
+        "StopUpdate" => run!(StopUpdateRequest, stop_update),
+        "PauseGroup" => run!(PauseGroupRequest, pause_group),
+        "ResumeGroup" => run!(ResumeGroupRequest, resume_group),
+        other => Answer::of::<FreeGroupResponse>(
+            Err(Status::unimplemented(format!(
+                "no Group method {other:?} takes orders"
+            ))),
+            by,
+        ),
     }
 }
 
@@ -40,11 +130,33 @@ impl Group for GroupService {
             Status::invalid_argument("$.spec: is missing (fix: send a group spec)")
         })?;
         let id = spec.id.clone();
-        let plan = self
-            .mgr
-            .commit(&spec, req.pretend)
-            .await
-            .map_err(Status::from)?;
+        if let Some(r) = self.elsewhere(&id)
+            && r.exists(&id).await?
+        {
+            let relayed = CommitGroupRequest {
+                spec: Some(spec),
+                pretend: req.pretend,
+            };
+            return r
+                .relay(&id, "CommitGroup", &relayed)
+                .await
+                .map(Response::new);
+        }
+        let plan = self.mgr.commit(&spec, req.pretend).await;
+        let plan = match (plan, self.elsewhere(&id)) {
+            // Created by another controller meanwhile: send it there.
+            (Err(crate::error::GroupError::Persist { .. }), Some(r)) if r.exists(&id).await? => {
+                let relayed = CommitGroupRequest {
+                    spec: Some(spec),
+                    pretend: req.pretend,
+                };
+                return r
+                    .relay(&id, "CommitGroup", &relayed)
+                    .await
+                    .map(Response::new);
+            }
+            (p, _) => p.map_err(Status::from)?,
+        };
         Ok(Response::new(CommitGroupResponse {
             id,
             plan: Some(convert::plan(&plan)),
@@ -55,43 +167,59 @@ impl Group for GroupService {
         &self,
         req: Request<FreeGroupRequest>,
     ) -> Result<Response<FreeGroupResponse>, Status> {
-        self.mgr
-            .free(&req.into_inner().id)
-            .await
-            .map_err(Status::from)?;
-        Ok(Response::new(FreeGroupResponse {}))
+        let req = req.into_inner();
+        routed!(self, req.id.clone(), "FreeGroup", req, {
+            self.mgr
+                .free(&req.id)
+                .await
+                .map(|()| Response::new(FreeGroupResponse {}))
+                .map_err(Status::from)
+        })
     }
 
     async fn describe_group(
         &self,
         req: Request<DescribeGroupRequest>,
     ) -> Result<Response<DescribeGroupResponse>, Status> {
-        Ok(Response::new(
-            self.mgr
-                .describe(&req.into_inner().id)
-                .map_err(Status::from)?,
-        ))
+        let id = req.into_inner().id;
+        if let Some(r) = self.elsewhere(&id) {
+            return r.describe(&id).await.map(Response::new);
+        }
+        match (self.mgr.describe(&id), &self.replica) {
+            (Ok(mut d), Some(r)) => {
+                d.owner = r.name().to_string();
+                d.epoch = self.mgr.managed_epoch(&id).unwrap_or_default();
+                Ok(Response::new(d))
+            }
+            (Ok(d), None) => Ok(Response::new(d)),
+            (Err(_), Some(r)) => r.describe(&id).await.map(Response::new),
+            (Err(e), None) => Err(e.into()),
+        }
     }
 
     async fn destroy_group(
         &self,
         req: Request<DestroyGroupRequest>,
     ) -> Result<Response<DestroyGroupResponse>, Status> {
-        let remaining = self
-            .mgr
-            .destroy(&req.into_inner().id)
-            .await
-            .map_err(Status::from)?;
-        Ok(Response::new(DestroyGroupResponse { remaining }))
+        let req = req.into_inner();
+        routed!(self, req.id.clone(), "DestroyGroup", req, {
+            self.mgr
+                .destroy(&req.id)
+                .await
+                .map(|remaining| Response::new(DestroyGroupResponse { remaining }))
+                .map_err(Status::from)
+        })
     }
 
     async fn inspect_groups(
         &self,
         _req: Request<InspectGroupsRequest>,
     ) -> Result<Response<InspectGroupsResponse>, Status> {
-        Ok(Response::new(InspectGroupsResponse {
-            groups: self.mgr.inspect().await,
-        }))
+        let groups = match &self.replica {
+            Some(r) => r.inspect().await?,
+            None => self.mgr.inspect().await,
+        };
+        Ok(Response::new(InspectGroupsResponse { groups }))
     }
 
     async fn set_size(
@@ -99,12 +227,13 @@ impl Group for GroupService {
         req: Request<SetSizeRequest>,
     ) -> Result<Response<SetSizeResponse>, Status> {
         let req = req.into_inner();
-        let (previous, size) = self
-            .mgr
-            .set_size(&req.id, req.size)
-            .await
-            .map_err(Status::from)?;
-        Ok(Response::new(SetSizeResponse { previous, size }))
+        routed!(self, req.id.clone(), "SetSize", req, {
+            self.mgr
+                .set_size(&req.id, req.size)
+                .await
+                .map(|(previous, size)| Response::new(SetSizeResponse { previous, size }))
+                .map_err(Status::from)
+        })
     }
 
     async fn destroy_instances(
@@ -112,26 +241,32 @@ impl Group for GroupService {
         req: Request<DestroyInstancesRequest>,
     ) -> Result<Response<DestroyInstancesResponse>, Status> {
         let req = req.into_inner();
-        let size = self
-            .mgr
-            .destroy_instances(&req.id, &req.instance_ids)
-            .await
-            .map_err(Status::from)?;
-        Ok(Response::new(DestroyInstancesResponse {
-            destroyed: req.instance_ids,
-            size,
-        }))
+        routed!(self, req.id.clone(), "DestroyInstances", req, {
+            self.mgr
+                .destroy_instances(&req.id, &req.instance_ids)
+                .await
+                .map(|size| {
+                    Response::new(DestroyInstancesResponse {
+                        destroyed: req.instance_ids.clone(),
+                        size,
+                    })
+                })
+                .map_err(Status::from)
+        })
     }
 
     async fn stop_update(
         &self,
         req: Request<StopUpdateRequest>,
     ) -> Result<Response<StopUpdateResponse>, Status> {
-        self.mgr
-            .stop_update(&req.into_inner().id)
-            .await
-            .map_err(Status::from)?;
-        Ok(Response::new(StopUpdateResponse {}))
+        let req = req.into_inner();
+        routed!(self, req.id.clone(), "StopUpdate", req, {
+            self.mgr
+                .stop_update(&req.id)
+                .await
+                .map(|()| Response::new(StopUpdateResponse {}))
+                .map_err(Status::from)
+        })
     }
 
     async fn pause_group(
@@ -139,11 +274,13 @@ impl Group for GroupService {
         req: Request<PauseGroupRequest>,
     ) -> Result<Response<PauseGroupResponse>, Status> {
         let req = req.into_inner();
-        self.mgr
-            .pause(&req.id, &req.by, &req.reason)
-            .await
-            .map_err(Status::from)?;
-        Ok(Response::new(PauseGroupResponse {}))
+        routed!(self, req.id.clone(), "PauseGroup", req, {
+            self.mgr
+                .pause(&req.id, &req.by, &req.reason)
+                .await
+                .map(|()| Response::new(PauseGroupResponse {}))
+                .map_err(Status::from)
+        })
     }
 
     async fn resume_group(
@@ -151,11 +288,13 @@ impl Group for GroupService {
         req: Request<ResumeGroupRequest>,
     ) -> Result<Response<ResumeGroupResponse>, Status> {
         let req = req.into_inner();
-        self.mgr
-            .resume_group(&req.id, &req.by)
-            .await
-            .map_err(Status::from)?;
-        Ok(Response::new(ResumeGroupResponse {}))
+        routed!(self, req.id.clone(), "ResumeGroup", req, {
+            self.mgr
+                .resume_group(&req.id, &req.by)
+                .await
+                .map(|()| Response::new(ResumeGroupResponse {}))
+                .map_err(Status::from)
+        })
     }
 
     type WatchStream = EventStream;

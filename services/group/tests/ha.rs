@@ -206,27 +206,27 @@ fn thirty_groups_spread_over_three_controllers_each_managed_by_exactly_one() {
         clients[g % 3].commit(&spec(&format!("g{g:02}"), 1, "v1", "0s"));
     }
     let ids: Vec<String> = (0..30).map(|g| format!("g{g:02}")).collect();
-    // Settle on exactly one controller each, spread.
+    // Settle: every controller names the same owner for each group, and the owners spread.
     let start = Instant::now();
     let mut settled = false;
     while start.elapsed() < Duration::from_secs(30) {
-        let mut managed_by: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (n, c) in clients.iter_mut().enumerate() {
+        let mut owner_of: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for c in clients.iter_mut() {
             for id in &ids {
-                if c.describe(id).is_ok() {
-                    managed_by.entry(id).or_default().push(n);
-                }
+                let o = c.describe(id).map(|d| d.owner).unwrap_or_default();
+                owner_of.entry(id).or_default().insert(o);
             }
         }
-        let owners = w.owners();
-        let per_controller: Vec<usize> = (0..3)
-            .map(|n| managed_by.values().filter(|b| b == &&vec![n]).count())
+        let agreed: Vec<&String> = owner_of
+            .values()
+            .filter(|o| o.len() == 1)
+            .filter_map(|o| o.iter().next())
+            .filter(|o| !o.is_empty())
             .collect();
-        if managed_by.len() == 30
-            && managed_by.values().all(|b| b.len() == 1)
-            && owners.len() == 30
-            && per_controller.iter().all(|&k| (1..=15).contains(&k))
-        {
+        let per: Vec<usize> = (0..3)
+            .map(|n| agreed.iter().filter(|o| ***o == format!("ctl-{n}")).count())
+            .collect();
+        if agreed.len() == 30 && per.iter().all(|&k| (1..=15).contains(&k)) {
             settled = true;
             break;
         }
@@ -432,6 +432,14 @@ fn without_an_etcd_quorum_nothing_acts_and_with_it_back_everything_resumes() {
         Duration::from_millis(50),
         || w.owners().contains_key("db"),
     );
+    for n in 0..2 {
+        let d = w.group(n).describe("db").unwrap();
+        assert_eq!(
+            d.owner,
+            w.owners()["db"],
+            "controller {n} names another owner"
+        );
+    }
     w.etcd.kill_member(1);
     w.etcd.kill_member(2);
     // Within one lease TTL (and a margin for the check) both controllers stop managing it.
@@ -439,7 +447,14 @@ fn without_an_etcd_quorum_nothing_acts_and_with_it_back_everything_resumes() {
         "both controllers stopped acting",
         Duration::from_secs(TTL_SECS + 3),
         Duration::from_millis(50),
-        || (0..2).all(|n| w.group(n).describe("db").is_err()),
+        || {
+            (0..2).all(|n| {
+                w.group(n).describe("db").is_ok_and(|d| {
+                    d.phase == infrakit_spi::group::v1::Phase::Degraded as i32
+                        && d.message.contains("cannot reach etcd")
+                })
+            })
+        },
     );
     // A member removed now is not replaced while there is no quorum.
     let victim = instances(&w.inst).into_keys().next().unwrap();
@@ -461,4 +476,83 @@ fn without_an_etcd_quorum_nothing_acts_and_with_it_back_everything_resumes() {
     );
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(instances(&w.inst).len(), 3, "an instance was duplicated");
+}
+
+#[test]
+fn any_controller_answers_for_any_group_and_relays_changes_to_its_owner() {
+    let mut w = World::new(1);
+    w.start_controller(0);
+    w.start_controller(1);
+    w.group(0).commit(&spec("shop", 2, "v1", "0s"));
+    let owner = |w: &World| w.owners().get("shop").cloned().unwrap_or_default();
+    eventually(
+        "settled on its owner",
+        Duration::from_secs(15),
+        Duration::from_millis(50),
+        || {
+            let o = owner(&w);
+            !o.is_empty() && (0..2).all(|n| w.group(n).describe("shop").is_ok_and(|d| d.owner == o))
+        },
+    );
+    let other = if owner(&w) == "ctl-0" { 1 } else { 0 };
+    let mut c = w.group(other);
+    // A read on the other controller: from etcd, with the owner and its epoch.
+    let d = c.wait_converged("shop", 2, Duration::from_secs(15));
+    assert_eq!(d.owner, owner(&w));
+    assert!(d.epoch > 0);
+    // Changes sent to the other controller are carried out by the owner.
+    c.commit(&spec("shop", 3, "v2", "0s"));
+    eventually(
+        "the owner rolled to v2 at 3",
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || count_notes(&w.inst, "shop", "v2") == 3 && instances(&w.inst).len() == 3,
+    );
+    let answer = c.call(async |g| {
+        g.set_size(infrakit_spi::group::v1::SetSizeRequest {
+            id: "shop".into(),
+            size: 1,
+        })
+        .await
+    });
+    assert_eq!(answer.unwrap().previous, 3);
+    eventually(
+        "scaled down to 1",
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || instances(&w.inst).len() == 1,
+    );
+    // A bad spec sent to the other controller is refused there, naming the field.
+    let bad = json!({"ID": "shop", "Properties": {"Allocation": {"Size": "three"}}});
+    let st = c.try_commit(&bad).unwrap_err();
+    assert_eq!(st.code(), tonic::Code::InvalidArgument, "{st:?}");
+    let paths = infrakit_testkit::violation_paths(&st);
+    assert!(paths.iter().any(|p| p.contains("Allocation")), "{paths:?}");
+    // Inspect on either lists it.
+    let listed = c
+        .call(async |g| {
+            g.inspect_groups(infrakit_spi::group::v1::InspectGroupsRequest {})
+                .await
+        })
+        .unwrap();
+    assert_eq!(listed.groups.len(), 1);
+    // Destroying through the other controller removes everything, in etcd too.
+    c.destroy("shop");
+    eventually(
+        "destroyed",
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || instances(&w.inst).is_empty() && c.gone("shop"),
+    );
+    eventually(
+        "nothing left in etcd",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || {
+            w.etcd
+                .get_prefix("/infrakit/")
+                .iter()
+                .all(|(k, _)| k.starts_with("/infrakit/controllers/"))
+        },
+    );
 }

@@ -43,6 +43,9 @@ pub fn render(format: Format, quiet: bool, d: &DescribeGroupResponse) -> anyhow:
         ("id", d.id.clone()),
         ("phase", phase_name(d.phase).to_string()),
     ];
+    if !d.owner.is_empty() {
+        pairs.push(("owner", format!("{} (epoch {})", d.owner, d.epoch)));
+    }
     if let Some(p) = &d.paused {
         pairs.push(("paused", pause_text(p)));
     }

@@ -70,6 +70,10 @@ pub struct DescribeView {
     pub observed_at: Option<String>,
     /// True when the latest listing failed: the members are shown as last seen at `observed_at`.
     pub stale: bool,
+    /// The controller that owns the group, when controllers share groups through etcd, else `""`.
+    pub owner: String,
+    /// The owner's epoch (grows with every change of owner), else 0.
+    pub epoch: u64,
     /// The members.
     pub instances: Vec<InstanceView>,
     /// The rolling update in progress, or `null`.
@@ -236,6 +240,8 @@ pub fn describe_view(d: &DescribeGroupResponse) -> DescribeView {
         paused: d.paused.as_ref().map(pause_view),
         observed_at: rfc3339_opt(d.observed_at.as_ref()),
         stale: d.stale,
+        owner: d.owner.clone(),
+        epoch: d.epoch,
         instances: d.instances.iter().map(instance_view).collect(),
         update: d.update.as_ref().map(update_view),
         last_error: d.last_error.as_ref().map(error_view),

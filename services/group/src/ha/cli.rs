@@ -4,9 +4,11 @@ use super::client::{Etcd, EtcdConfig};
 use super::coordinator::Coordinator;
 use super::keys::Keys;
 use super::lease::Membership;
+use super::replica::Replica;
 use super::store::EtcdStore;
 use crate::manager::{Config, Manager};
 use crate::ports::{Ports, StorePort};
+use crate::service::GroupService;
 use infrakit_group_core::time::parse_duration;
 use infrakit_runtime::cli::Context;
 use std::future::Future;
@@ -71,8 +73,8 @@ pub struct EtcdArgs {
 
 /// A started controller of a shared store.
 pub struct Shared {
-    /// The groups this controller manages.
-    pub manager: Arc<Manager>,
+    /// The Group service: groups managed here, and the others through etcd.
+    pub service: GroupService,
     /// Completes once the groups are released and the lease is given up, after shutdown.
     pub stopped: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
@@ -111,7 +113,17 @@ impl EtcdArgs {
             session.clone(),
         ));
         let manager = Manager::new(ports(store), config, ctx.shutdown.clone());
-        let coordinator = Coordinator::new(etcd, keys, name.clone(), manager.clone(), session);
+        let replica = Arc::new(Replica::new(etcd.clone(), keys.clone(), name.clone()));
+        let service = GroupService::shared(manager.clone(), ctx.shutdown.clone(), replica.clone());
+        let coordinator = Coordinator::new(
+            etcd,
+            keys,
+            name.clone(),
+            manager,
+            session,
+            replica,
+            service.local(),
+        );
         let leave = CancellationToken::new();
         let lease_task = tokio::spawn(membership.run(leave.clone()));
         let shutdown = ctx.shutdown.token();
@@ -124,7 +136,7 @@ impl EtcdArgs {
             leave.cancel();
             let _ = lease_task.await;
         });
-        Ok(Shared { manager, stopped })
+        Ok(Shared { service, stopped })
     }
 }
 

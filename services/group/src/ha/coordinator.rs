@@ -19,13 +19,20 @@ use super::assign::owner_of;
 use super::client::Etcd;
 use super::keys::{Key, Keys};
 use super::lease::Session;
+use super::orders::{self, Order};
+use super::replica::{Replica, published};
 use super::store::{created_at, delete, get, put, read_value};
 use crate::manager::Manager;
 use crate::ports::Record;
+use crate::service::GroupService;
 use infrakit_spi::etcd::etcdserverpb::TxnRequest;
 use infrakit_spi::etcd::mvccpb::event::EventType;
+use infrakit_spi::group::v1::DescribeGroupResponse;
+use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -44,6 +51,8 @@ struct View {
     owners: BTreeMap<String, (String, u64)>,
     /// The store revision the view is complete up to.
     revision: i64,
+    /// Orders not answered yet: key → (group, create revision, order).
+    orders: BTreeMap<String, (String, i64, Order)>,
 }
 
 /// The coordinator of one controller.
@@ -53,6 +62,14 @@ pub struct Coordinator {
     name: String,
     mgr: Arc<Manager>,
     session: watch::Receiver<Session>,
+    replica: Arc<Replica>,
+    /// Carries out orders as a call to this controller would be.
+    service: GroupService,
+    /// Orders being carried out (until the view sees them answered).
+    dispatched: Arc<Mutex<HashSet<String>>>,
+    /// What was last published of each group owned here.
+    published: HashMap<String, DescribeGroupResponse>,
+    last_publish: Option<Instant>,
 }
 
 // === impl Coordinator ===
@@ -65,6 +82,8 @@ impl Coordinator {
         name: String,
         mgr: Arc<Manager>,
         session: watch::Receiver<Session>,
+        replica: Arc<Replica>,
+        service: GroupService,
     ) -> Self {
         Self {
             etcd,
@@ -72,6 +91,11 @@ impl Coordinator {
             name,
             mgr,
             session,
+            replica,
+            service,
+            dispatched: Arc::default(),
+            published: HashMap::new(),
+            last_publish: None,
         }
     }
 
@@ -125,8 +149,12 @@ impl Coordinator {
             revision: rev,
             ..View::default()
         };
+        self.dispatched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         for kv in &kvs {
-            apply(&self.keys, &mut view, EventType::Put, kv);
+            apply(&self.keys, &mut view, EventType::Put, kv, &self.dispatched);
         }
         let mut watch = self
             .etcd
@@ -156,7 +184,7 @@ impl Coordinator {
                         for ev in &resp.events {
                             let kind = EventType::try_from(ev.r#type).unwrap_or(EventType::Put);
                             if let Some(kv) = &ev.kv {
-                                apply(&self.keys, &mut view, kind, kv);
+                                apply(&self.keys, &mut view, kind, kv, &self.dispatched);
                             }
                         }
                     }
@@ -171,8 +199,83 @@ impl Coordinator {
         }
     }
 
+    /// Claims, releases and hands over as the view says; carries out orders and publishes.
+    async fn reconcile(
+        &mut self,
+        lease: i64,
+        view: &mut View,
+        last_handover: &mut Option<Instant>,
+    ) {
+        self.act(lease, view, last_handover).await;
+        self.carry_out_orders(view);
+        if self
+            .last_publish
+            .is_none_or(|t| t.elapsed() >= HANDOVER_PACE)
+        {
+            self.last_publish = Some(Instant::now());
+            self.publish().await;
+        }
+    }
+
+    /// Starts the orders for groups managed here.
+    fn carry_out_orders(&self, view: &View) {
+        let managed: HashSet<String> = self.mgr.managed().into_iter().map(|(g, _)| g).collect();
+        let mut dispatched = self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, (group, rev, order)) in &view.orders {
+            if !managed.contains(group) || !dispatched.insert(key.clone()) {
+                continue;
+            }
+            tracing::info!(group = %group, method = %order.method, from = %order.from, "carrying out an order sent to another controller");
+            let (etcd, service, name) =
+                (self.etcd.clone(), self.service.clone(), self.name.clone());
+            let (key, rev, order) = (key.clone(), *rev, order.clone());
+            tokio::spawn(async move {
+                let answer =
+                    crate::service::execute(&service, &order.method, &order.request, &name).await;
+                orders::answer(&etcd, &key, rev, order, answer).await;
+            });
+        }
+    }
+
+    /// Writes the status of each group owned here that changed since it was last written.
+    async fn publish(&mut self) {
+        let managed = self.mgr.managed();
+        let keep: HashSet<&str> = managed.iter().map(|(g, _)| g.as_str()).collect();
+        self.published.retain(|g, _| keep.contains(g.as_str()));
+        for (g, epoch) in &managed {
+            let Ok(mut d) = self.mgr.describe(g) else {
+                continue;
+            };
+            d.owner = self.name.clone();
+            d.epoch = *epoch;
+            self.replica.remember(&d);
+            let status = published(&d);
+            if self.published.get(g) == Some(&status) {
+                continue;
+            }
+            let txn = TxnRequest {
+                compare: vec![created_at(
+                    self.keys.owner(g),
+                    i64::try_from(*epoch).unwrap_or(i64::MAX),
+                )],
+                success: vec![put(self.keys.status(g), status.encode_to_vec(), 0)],
+                failure: Vec::new(),
+            };
+            match self.etcd.txn(txn).await {
+                Ok(r) if r.succeeded => {
+                    self.published.insert(g.clone(), status);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(group = %g, error = %e, "cannot publish the group's status");
+                    return;
+                }
+            }
+        }
+    }
+
     /// Claims, releases and hands over as the view says.
-    async fn reconcile(&self, lease: i64, view: &mut View, last_handover: &mut Option<Instant>) {
+    async fn act(&self, lease: i64, view: &mut View, last_handover: &mut Option<Instant>) {
         let managed: BTreeMap<String, u64> = self.mgr.managed().into_iter().collect();
         // Lost claims: stop at once.
         for (g, epoch) in &managed {
@@ -355,9 +458,36 @@ fn released(mgr: &Manager, name: &str, g: &str, epoch: u64, why: &str) {
 }
 
 /// Applies one key's change to the view.
-fn apply(keys: &Keys, view: &mut View, kind: EventType, kv: &infrakit_spi::etcd::mvccpb::KeyValue) {
+fn apply(
+    keys: &Keys,
+    view: &mut View,
+    kind: EventType,
+    kv: &infrakit_spi::etcd::mvccpb::KeyValue,
+    dispatched: &Mutex<HashSet<String>>,
+) {
     let put = kind == EventType::Put;
     match keys.parse(&kv.key) {
+        Some(Key::Order(group, _)) => {
+            let key = String::from_utf8_lossy(&kv.key).into_owned();
+            let pending = put
+                .then(|| Order::decode(kv.value.as_slice()).ok())
+                .flatten()
+                .filter(|o| o.answer.is_none());
+            match pending {
+                Some(o) => {
+                    view.orders
+                        .insert(key, (group.to_string(), kv.create_revision, o));
+                }
+                None => {
+                    view.orders.remove(&key);
+                    dispatched
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&key);
+                }
+            }
+        }
+        Some(Key::Status(_)) => {}
         Some(Key::Controller(name)) => {
             if put {
                 view.controllers.insert(name.to_string());

@@ -8,7 +8,10 @@
 //! - [`cli`]: the flags and the start of a controller sharing an etcd store.
 //! - [`assign`]: which controller should own a group (rendezvous hashing).
 //! - [`store`]: group records in etcd, every write guarded by the owner key.
-//! - [`coordinator`]: claims, releases and hand-overs.
+//! - [`coordinator`]: claims, releases and hand-overs; publishes the status of the groups it
+//!   owns and carries out their orders.
+//! - [`orders`]: changes sent to a controller that does not own the group, relayed through etcd.
+//! - [`replica`]: answering for groups another controller owns, from etcd.
 
 pub mod assign;
 pub mod cli;
@@ -16,4 +19,6 @@ pub mod client;
 pub mod coordinator;
 pub mod keys;
 pub mod lease;
+pub mod orders;
+pub mod replica;
 pub mod store;

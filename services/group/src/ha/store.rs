@@ -89,6 +89,19 @@ pub(crate) fn get(key: String) -> RequestOp {
     }
 }
 
+/// Deletes every key starting with `prefix`.
+pub(crate) fn delete_prefix(prefix: String) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::RequestDeleteRange(
+            DeleteRangeRequest {
+                range_end: super::client::prefix_end(prefix.as_bytes()),
+                key: prefix.into_bytes(),
+                ..Default::default()
+            },
+        )),
+    }
+}
+
 pub(crate) fn delete(key: String) -> RequestOp {
     RequestOp {
         request: Some(request_op::Request::RequestDeleteRange(
@@ -203,7 +216,12 @@ impl StorePort for EtcdStore {
         Box::pin(async move {
             let txn = TxnRequest {
                 compare: vec![created_at(self.keys.owner(&id), epoch_of(epoch))],
-                success: vec![delete(self.keys.group(&id)), delete(self.keys.owner(&id))],
+                success: vec![
+                    delete(self.keys.group(&id)),
+                    delete(self.keys.status(&id)),
+                    delete_prefix(self.keys.order(&id, "")),
+                    delete(self.keys.owner(&id)),
+                ],
                 failure: Vec::new(),
             };
             let r = self.etcd.txn(txn).await.map_err(|e| e.to_string())?;
