@@ -6,6 +6,7 @@ use infrakit_instance_docker::overlay::Overlay;
 use infrakit_instance_docker::{DockerInstance, KIND};
 use infrakit_runtime::PluginHost;
 use infrakit_runtime::cli::{PluginCommand, ServeArgs, default_state_dir, run_binary};
+use infrakit_runtime::fence::Fences;
 use infrakit_spi::instance::v1::instance_server::InstanceServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +19,8 @@ struct Cli {
     command: Option<PluginCommand>,
     #[command(flatten)]
     engine: EngineArgs,
-    /// Where label changes Docker cannot store are kept (labels.json).
+    /// Where label changes Docker cannot store are kept (labels.json), and the highest epoch
+    /// each group was called with (.fences.json).
     #[arg(long, env = "INFRAKIT_INSTANCE_DOCKER_STATE_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     state_dir: PathBuf,
     #[command(flatten)]
@@ -35,10 +37,12 @@ fn main() -> ExitCode {
         cli.serve,
         |ctx| async move {
             let overlay = Overlay::open(&state_dir)?;
+            let fences = Fences::open_in(&state_dir)?;
             let (docker, about) = engine::connect(&engine_args).await?;
             tracing::info!(engine = %about, state_dir = %state_dir.display(), "connected to the Docker engine");
             let plugin =
-                DockerInstance::start(docker, ctx.name.clone(), overlay, ctx.shutdown).await;
+                DockerInstance::start(docker, ctx.name.clone(), overlay, fences, ctx.shutdown)
+                    .await;
             Ok::<_, Box<dyn std::error::Error>>(
                 PluginHost::new(ctx.name, KIND).add_service(InstanceServer::new(plugin)),
             )

@@ -11,6 +11,7 @@ use bollard::Docker;
 use bollard::models::ContainerCreateBody;
 use infrakit_model::json_path::key;
 use infrakit_model::{Violations, tags};
+use infrakit_runtime::fence::Fences;
 use infrakit_runtime::{Shutdown, status as st};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
@@ -22,18 +23,27 @@ use tonic::{Request, Response, Status};
 #[derive(Clone, Debug)]
 pub struct DockerInstance {
     inner: Arc<Inner>,
+    /// Refuses Provision, Label and Destroy from a deposed group owner.
+    fences: Fences,
 }
 
 // === impl DockerInstance ===
 
 impl DockerInstance {
     /// A plugin named `name` (the ownership label's value) on `docker`, keeping label changes in
-    /// `overlay`. Starts following the engine's events; everything ends when `shutdown` starts.
-    pub async fn start(docker: Docker, name: String, overlay: Overlay, shutdown: Shutdown) -> Self {
+    /// `overlay` and refusing stale calls with `fences`. Starts following the engine's events;
+    /// everything ends when `shutdown` starts.
+    pub async fn start(
+        docker: Docker,
+        name: String,
+        overlay: Overlay,
+        fences: Fences,
+        shutdown: Shutdown,
+    ) -> Self {
         let inner = Arc::new(Inner::new(docker, name, overlay, shutdown));
         inner.forget_removed().await;
         tokio::spawn(crate::events::pump(inner.clone()));
-        Self { inner }
+        Self { inner, fences }
     }
 }
 
@@ -115,6 +125,7 @@ impl Instance for DockerInstance {
         req: Request<ProvisionRequest>,
     ) -> Result<Response<ProvisionResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         st::no_subtype(KIND, &req.r#type)?;
         let spec = st::require_spec(req.spec)?;
         let (props, body) = checked(&self.inner.name, &spec).map_err(|v| st::invalid(&v))?;
@@ -137,6 +148,7 @@ impl Instance for DockerInstance {
 
     async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         st::no_subtype(KIND, &req.r#type)?;
         let mut bad = Violations::new();
         for k in req.labels.keys() {
@@ -186,6 +198,7 @@ impl Instance for DockerInstance {
         req: Request<DestroyRequest>,
     ) -> Result<Response<DestroyResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         st::no_subtype(KIND, &req.r#type)?;
         let reason = req.reason().as_str_name();
         let seen = self.inner.ours(&req.id).await?;

@@ -12,6 +12,7 @@
 
 mod support;
 
+mod fence;
 mod group;
 mod lifecycle;
 mod tls;

@@ -4,6 +4,7 @@ use clap::Parser;
 use infrakit_instance_file::{FileInstance, KIND, Store, sync};
 use infrakit_runtime::PluginHost;
 use infrakit_runtime::cli::{PluginCommand, ServeArgs, default_state_dir, run_binary};
+use infrakit_runtime::fence::Fences;
 use infrakit_spi::instance::v1::instance_server::InstanceServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +16,8 @@ use std::sync::Arc;
 struct Cli {
     #[command(subcommand)]
     command: Option<PluginCommand>,
-    /// The directory holding one JSON file per instance.
+    /// The directory holding one JSON file per instance (and `.fences.json`, the highest epoch
+    /// each group was called with).
     #[arg(long, env = "INFRAKIT_INSTANCE_FILE_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     dir: PathBuf,
     #[command(flatten)]
@@ -32,16 +34,17 @@ fn main() -> ExitCode {
         cli.serve,
         |ctx| async move {
             let store = Arc::new(Store::open(&dir)?);
+            // A dot-file: the store's scan skips dot-names, so it is never taken for an instance.
+            let fences = Fences::open_in(&dir)?;
             let watcher = sync::start(store.clone(), ctx.shutdown.clone()).map_err(|e| {
                 std::io::Error::other(format!("cannot watch {}: {e}", dir.display()))
             })?;
             // The watcher lives as long as the process.
             std::mem::forget(watcher);
             tracing::info!(dir = %dir.display(), instances = store.len(), "instance directory loaded");
-            Ok::<_, Box<dyn std::error::Error>>(
-                PluginHost::new(ctx.name, KIND)
-                    .add_service(InstanceServer::new(FileInstance::new(store, ctx.shutdown))),
-            )
+            Ok::<_, Box<dyn std::error::Error>>(PluginHost::new(ctx.name, KIND).add_service(
+                InstanceServer::new(FileInstance::new(store, fences, ctx.shutdown)),
+            ))
         },
     )
 }

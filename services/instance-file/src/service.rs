@@ -4,6 +4,7 @@ use crate::KIND;
 use crate::record::{Record, StoredAttachment, StoredSpec};
 use crate::store::{Store, StoreError};
 use infrakit_model::Violations;
+use infrakit_runtime::fence::Fences;
 use infrakit_runtime::{Shutdown, status};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
@@ -14,15 +15,22 @@ use tonic::{Request, Response, Status};
 #[derive(Clone, Debug)]
 pub struct FileInstance {
     store: Arc<Store>,
+    /// Refuses Provision, Label and Destroy from a deposed group owner.
+    fences: Fences,
     shutdown: Shutdown,
 }
 
 // === impl FileInstance ===
 
 impl FileInstance {
-    /// A plugin over `store`; watch streams end when `shutdown` starts.
-    pub fn new(store: Arc<Store>, shutdown: Shutdown) -> Self {
-        Self { store, shutdown }
+    /// A plugin over `store`, refusing stale calls with `fences`; watch streams end when
+    /// `shutdown` starts.
+    pub fn new(store: Arc<Store>, fences: Fences, shutdown: Shutdown) -> Self {
+        Self {
+            store,
+            fences,
+            shutdown,
+        }
     }
 }
 
@@ -101,6 +109,7 @@ impl Instance for FileInstance {
         req: Request<ProvisionRequest>,
     ) -> Result<Response<ProvisionResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         status::no_subtype(KIND, &req.r#type)?;
         let spec = stored_spec(req.spec)?;
         let store = self.store.clone();
@@ -114,6 +123,7 @@ impl Instance for FileInstance {
 
     async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         status::no_subtype(KIND, &req.r#type)?;
         if req.labels.keys().any(String::is_empty) {
             return Err(status::invalid(
@@ -139,6 +149,7 @@ impl Instance for FileInstance {
         req: Request<DestroyRequest>,
     ) -> Result<Response<DestroyResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         status::no_subtype(KIND, &req.r#type)?;
         let reason = req.reason().as_str_name();
         let store = self.store.clone();

@@ -1,5 +1,5 @@
-//! The file plugin binary over its real socket: instance files are private (0600) and
-//! Provision is idempotent by the provision token.
+//! The file plugin binary over its real socket: instance files are private (0600),
+//! Provision is idempotent by the provision token, and a deposed group owner is refused.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,14 +8,19 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 fn start(mesh: &mut Mesh) -> PathBuf {
+    start_at(mesh).0
+}
+
+/// Starts the plugin; returns its directory and its process's index.
+fn start_at(mesh: &mut Mesh) -> (PathBuf, usize) {
     let dir = mesh.join("inst");
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_infrakit-instance-file"));
-    mesh.start(
+    let i = mesh.start(
         &bin,
         "instance-file",
         &["--dir", &dir.display().to_string()],
     );
-    dir
+    (dir, i)
 }
 
 fn mode(path: &Path) -> u32 {
@@ -71,4 +76,24 @@ fn provision_with_one_token_makes_one_instance_sequentially_and_concurrently() {
         })
         .count();
     assert_eq!(files, 2, "one file per token");
+}
+
+#[test]
+fn a_deposed_group_owner_is_refused_also_after_a_crash_and_its_fences_are_no_instance() {
+    let mut mesh = Mesh::new("ikf");
+    let (dir, first) = start_at(&mut mesh);
+    let c = mesh.instance("instance-file");
+    let ids = c.assert_fences(&spec(serde_json::json!({}), &[]), || {
+        // kill -9: the epochs must already be on disk.
+        mesh.proc(first).kill();
+        start_at(&mut mesh);
+        mesh.instance("instance-file")
+    });
+    let fences = dir.join(infrakit_runtime::fence::FILE_NAME);
+    assert_eq!(mode(&fences), 0o600);
+    // The scan skips the fences file: only the two instances are listed.
+    assert_eq!(
+        mesh.instance("instance-file").describe(&[]).len(),
+        ids.len()
+    );
 }

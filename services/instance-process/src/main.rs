@@ -4,6 +4,7 @@ use clap::Parser;
 use infrakit_instance_process::{KIND, ProcessInstance, Store};
 use infrakit_runtime::PluginHost;
 use infrakit_runtime::cli::{PluginCommand, ServeArgs, default_state_dir, run_binary};
+use infrakit_runtime::fence::Fences;
 use infrakit_spi::instance::v1::instance_server::InstanceServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +15,8 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Option<PluginCommand>,
-    /// The directory holding one sub-directory per instance (record, log, working directory).
+    /// The directory holding one sub-directory per instance (record, log, working directory),
+    /// and `.fences.json` (the highest epoch each group was called with).
     #[arg(long, env = "INFRAKIT_INSTANCE_PROCESS_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     dir: PathBuf,
     /// How many ended instances keep their directory (log and record) for post-mortem; older
@@ -45,9 +47,11 @@ fn main() -> ExitCode {
                     dir.display()
                 ))
             })?;
+            // Not a directory and a dot-name: the instance scan skips it.
+            let fences = Fences::open_in(&dir)?;
             tracing::info!(dir = %dir.display(), instances = store.len(), "instance directory loaded");
             Ok::<_, Box<dyn std::error::Error>>(PluginHost::new(ctx.name, KIND).add_service(
-                InstanceServer::new(ProcessInstance::new(store, ctx.shutdown)),
+                InstanceServer::new(ProcessInstance::new(store, fences, ctx.shutdown)),
             ))
         },
     )

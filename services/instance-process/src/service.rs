@@ -6,6 +6,7 @@ use crate::record::RunSpec;
 use crate::store::{NewInstance, Store, StoreError};
 use infrakit_model::json_path::key;
 use infrakit_model::{Violation, Violations};
+use infrakit_runtime::fence::Fences;
 use infrakit_runtime::{Shutdown, status};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
@@ -16,15 +17,22 @@ use tonic::{Request, Response, Status};
 #[derive(Clone, Debug)]
 pub struct ProcessInstance {
     store: Arc<Store>,
+    /// Refuses Provision, Label and Destroy from a deposed group owner.
+    fences: Fences,
     shutdown: Shutdown,
 }
 
 // === impl ProcessInstance ===
 
 impl ProcessInstance {
-    /// A plugin over `store`; watch streams end when `shutdown` starts.
-    pub fn new(store: Arc<Store>, shutdown: Shutdown) -> Self {
-        Self { store, shutdown }
+    /// A plugin over `store`, refusing stale calls with `fences`; watch streams end when
+    /// `shutdown` starts.
+    pub fn new(store: Arc<Store>, fences: Fences, shutdown: Shutdown) -> Self {
+        Self {
+            store,
+            fences,
+            shutdown,
+        }
     }
 }
 
@@ -111,6 +119,7 @@ impl Instance for ProcessInstance {
         req: Request<ProvisionRequest>,
     ) -> Result<Response<ProvisionResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         status::no_subtype(KIND, &req.r#type)?;
         let spec = status::require_spec(req.spec)?;
         let new = checked(spec).map_err(|v| status::invalid(&v))?;
@@ -123,6 +132,7 @@ impl Instance for ProcessInstance {
 
     async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         status::no_subtype(KIND, &req.r#type)?;
         let mut bad = Violations::new();
         if req.id.is_empty() {
@@ -145,6 +155,7 @@ impl Instance for ProcessInstance {
         req: Request<DestroyRequest>,
     ) -> Result<Response<DestroyResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         status::no_subtype(KIND, &req.r#type)?;
         if req.id.is_empty() {
             return Err(status::invalid(

@@ -13,6 +13,7 @@ mod support;
 
 mod destroy;
 mod exits;
+mod fence;
 mod group;
 mod lifecycle;
 mod restart;

@@ -6,6 +6,7 @@ use infrakit_instance_terraform::{Engine, KIND, Store, TerraformInstance, Timing
 use infrakit_model::duration::{self, ErrorKind, Syntax};
 use infrakit_runtime::PluginHost;
 use infrakit_runtime::cli::{PluginCommand, ServeArgs, default_state_dir, run_binary};
+use infrakit_runtime::fence::Fences;
 use infrakit_spi::instance::v1::instance_server::InstanceServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +19,9 @@ use std::time::Duration;
 struct Cli {
     #[command(subcommand)]
     command: Option<PluginCommand>,
-    /// The Terraform working directory (one per plugin; it holds the state).
+    /// The Terraform working directory (one per plugin; it holds the state, and the plugin's own
+    /// in `.infrakit/`, such as `.infrakit/.fences.json`: the highest epoch each group was called
+    /// with).
     #[arg(long, env = "INFRAKIT_INSTANCE_TERRAFORM_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     dir: PathBuf,
     /// The terraform command (1.9 or later).
@@ -79,6 +82,8 @@ fn main() -> ExitCode {
         cli.serve,
         |ctx| async move {
             let store = Arc::new(Store::open(&cfg.dir)?);
+            // Beside the plugin's other state, in the sub-directory Terraform does not read.
+            let fences = Fences::open_in(store.meta_dir())?;
             let tf = Terraform::new(cfg.clone());
             let version = tf.version().await?;
             tracing::info!(
@@ -91,7 +96,7 @@ fn main() -> ExitCode {
             let engine = Engine::new(store.clone(), tf, timing);
             tokio::spawn(engine.clone().run(ctx.shutdown.clone()));
             Ok::<_, Box<dyn std::error::Error>>(PluginHost::new(ctx.name, KIND).add_service(
-                InstanceServer::new(TerraformInstance::new(store, engine, ctx.shutdown)),
+                InstanceServer::new(TerraformInstance::new(store, engine, fences, ctx.shutdown)),
             ))
         },
     )

@@ -9,6 +9,7 @@ use crate::record::{Phase, Record};
 use crate::render::{self, Rendered};
 use crate::store::{Store, StoreError};
 use infrakit_model::{Violations, tags};
+use infrakit_runtime::fence::Fences;
 use infrakit_runtime::{Shutdown, status as st};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
@@ -24,18 +25,21 @@ const SAMPLE_ID: &str = "instance-0000000000000000";
 pub struct TerraformInstance {
     store: Arc<Store>,
     engine: Arc<Engine>,
+    /// Refuses Provision, Label and Destroy from a deposed group owner.
+    fences: Fences,
     shutdown: Shutdown,
 }
 
 // === impl TerraformInstance ===
 
 impl TerraformInstance {
-    /// The service over `store`, waking `engine` on every change; watch streams end when
-    /// `shutdown` starts.
-    pub fn new(store: Arc<Store>, engine: Arc<Engine>, shutdown: Shutdown) -> Self {
+    /// The service over `store`, waking `engine` on every change and refusing stale calls with
+    /// `fences`; watch streams end when `shutdown` starts.
+    pub fn new(store: Arc<Store>, engine: Arc<Engine>, fences: Fences, shutdown: Shutdown) -> Self {
         Self {
             store,
             engine,
+            fences,
             shutdown,
         }
     }
@@ -124,6 +128,7 @@ impl Instance for TerraformInstance {
         req: Request<ProvisionRequest>,
     ) -> Result<Response<ProvisionResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         st::no_subtype(KIND, &req.r#type)?;
         let spec = st::require_spec(req.spec)?;
         if let Some(token) = spec.tags.get(tags::PROVISION_TOKEN)
@@ -168,6 +173,7 @@ impl Instance for TerraformInstance {
 
     async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         st::no_subtype(KIND, &req.r#type)?;
         let mut bad = Violations::new();
         tag_violations(&req.labels, "$.labels", &mut bad);
@@ -187,6 +193,7 @@ impl Instance for TerraformInstance {
         req: Request<DestroyRequest>,
     ) -> Result<Response<DestroyResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         st::no_subtype(KIND, &req.r#type)?;
         let reason = req.reason().as_str_name();
         let store = self.store.clone();

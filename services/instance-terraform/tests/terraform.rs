@@ -14,6 +14,7 @@
 mod support;
 
 mod extras;
+mod fence;
 mod group;
 mod lifecycle;
 mod restart;

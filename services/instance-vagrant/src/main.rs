@@ -10,6 +10,7 @@ use infrakit_runtime::PluginHost;
 use infrakit_runtime::cli::{
     PluginCommand, ServeArgs, default_state_dir, handle_command, run_plugin,
 };
+use infrakit_runtime::fence::Fences;
 use infrakit_spi::instance::v1::instance_server::InstanceServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +24,8 @@ use std::time::Duration;
 struct Cli {
     #[command(subcommand)]
     command: Option<PluginCommand>,
-    /// The directory holding one directory per instance (Vagrantfile, boot.sh, tags.json, ...).
+    /// The directory holding one directory per instance (Vagrantfile, boot.sh, tags.json, ...),
+    /// and `.fences.json` (the highest epoch each group was called with).
     #[arg(long, env = "INFRAKIT_INSTANCE_VAGRANT_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     dir: PathBuf,
     /// A Vagrantfile template replacing the built-in ones (Properties' `Template` overrides it).
@@ -87,6 +89,8 @@ fn main() -> ExitCode {
             Arc::new(Store::open(&dir).map_err(|e| {
                 std::io::Error::other(format!("cannot open {}: {e}", dir.display()))
             })?);
+        // A file, not a directory: the instance scan skips it.
+        let fences = Fences::open_in(&dir)?;
         let cfg = Config {
             name: ctx.name.clone(),
             vagrant: Vagrant {
@@ -103,7 +107,7 @@ fn main() -> ExitCode {
             status_interval: cli.status_interval.max(Duration::from_secs(1)),
         };
         tracing::info!(dir = %store.root().display(), instances = store.len(), "instances directory loaded");
-        let plugin = VagrantInstance::start(store, cfg, ctx.shutdown);
+        let plugin = VagrantInstance::start(store, cfg, fences, ctx.shutdown);
         Ok::<_, Box<dyn std::error::Error>>(
             PluginHost::new(ctx.name, KIND).add_service(InstanceServer::new(plugin)),
         )

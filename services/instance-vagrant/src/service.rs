@@ -5,6 +5,7 @@ use crate::ops::{Config, Inner, ProvisionError};
 use crate::store::{Store, StoreError};
 use crate::{monitor, naming, plan, properties};
 use infrakit_model::Violation;
+use infrakit_runtime::fence::Fences;
 use infrakit_runtime::{Shutdown, status as st};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
@@ -20,18 +21,20 @@ pub const DESTROY_WAIT: Duration = Duration::from_secs(50);
 #[derive(Clone, Debug)]
 pub struct VagrantInstance {
     inner: Arc<Inner>,
+    /// Refuses Provision, Label and Destroy from a deposed group owner.
+    fences: Fences,
 }
 
 // === impl VagrantInstance ===
 
 impl VagrantInstance {
-    /// The plugin over `store`: resumes unfinished work and starts observing the machines
-    /// until `shutdown`.
-    pub fn start(store: Arc<Store>, cfg: Config, shutdown: Shutdown) -> Self {
+    /// The plugin over `store`, refusing stale calls with `fences`: resumes unfinished work and
+    /// starts observing the machines until `shutdown`.
+    pub fn start(store: Arc<Store>, cfg: Config, fences: Fences, shutdown: Shutdown) -> Self {
         let inner = Arc::new(Inner::new(store, cfg, shutdown));
         inner.resume();
         tokio::spawn(monitor::run(inner.clone()));
-        Self { inner }
+        Self { inner, fences }
     }
 }
 
@@ -66,6 +69,7 @@ impl Instance for VagrantInstance {
         req: Request<ProvisionRequest>,
     ) -> Result<Response<ProvisionResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         st::no_subtype(KIND, &req.r#type)?;
         let plan = plan::check(req.spec.as_ref()).map_err(|v| st::invalid(&v))?;
         // Runs to completion even if the caller goes away, so that a repeat with the same token
@@ -79,6 +83,7 @@ impl Instance for VagrantInstance {
 
     async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         st::no_subtype(KIND, &req.r#type)?;
         if req.labels.keys().any(String::is_empty) {
             return Err(st::invalid(
@@ -106,6 +111,7 @@ impl Instance for VagrantInstance {
         req: Request<DestroyRequest>,
     ) -> Result<Response<DestroyResponse>, Status> {
         let req = req.into_inner();
+        self.fences.check(req.fence.as_ref()).await?;
         st::no_subtype(KIND, &req.r#type)?;
         let reason = req.reason().as_str_name();
         if !naming::is_instance_id(&req.id) {

@@ -14,6 +14,7 @@
 mod support;
 
 mod failures;
+mod fence;
 mod gone;
 mod group;
 mod lifecycle;

@@ -15,6 +15,7 @@
 //! - [`shutdown`]: SIGTERM/SIGINT handling and the token that ends open streams.
 //! - [`logging`]: tracing to stderr as text or JSON.
 //! - [`plugins_dir`]: where plugin sockets live.
+//! - [`fence`]: refusing the calls of a deposed group owner (the highest epoch per group).
 //! - [`dial`]: connecting to a plugin by endpoint or by name (discovery service, then directory).
 //! - [`status`]: turning violations and input errors into gRPC statuses with field details.
 //! - [`cli`]: the flags every service binary shares, and the `version` subcommand.
@@ -25,6 +26,7 @@
 mod accept;
 pub mod cli;
 pub mod dial;
+pub mod fence;
 pub mod host;
 pub mod listen;
 pub mod logging;

@@ -13,15 +13,44 @@ pub type Instance = Blocking<InstanceClient<Channel>>;
 impl Instance {
     /// Provision; returns the new instance's ID.
     pub fn provision(&mut self, spec: InstanceSpec) -> Result<String, tonic::Status> {
+        self.provision_fenced(spec, None)
+    }
+
+    /// Provision stamped with `fence` (see [`fence`]); returns the new instance's ID.
+    pub fn provision_fenced(
+        &mut self,
+        spec: InstanceSpec,
+        fence: Option<Fence>,
+    ) -> Result<String, tonic::Status> {
         self.call(async |c| {
             c.provision(ProvisionRequest {
-                fence: None,
+                fence,
                 r#type: String::new(),
                 spec: Some(spec),
             })
             .await
         })
         .map(|r| r.id)
+    }
+
+    /// Label `id` with `labels`, stamped with `fence`.
+    pub fn label_fenced(
+        &mut self,
+        id: &str,
+        labels: &[(&str, &str)],
+        fence: Option<Fence>,
+    ) -> Result<(), tonic::Status> {
+        let (id, labels) = (id.to_string(), self::tags(labels));
+        self.call(async |c| {
+            c.label(LabelRequest {
+                fence,
+                r#type: String::new(),
+                id,
+                labels,
+            })
+            .await
+        })
+        .map(|_| ())
     }
 
     /// Provisions `a` and `b` at the same time (two calls in flight on one channel); returns
@@ -125,10 +154,15 @@ impl Instance {
 
     /// Destroy (reason: terminate).
     pub fn destroy(&mut self, id: &str) -> Result<(), tonic::Status> {
+        self.destroy_fenced(id, None)
+    }
+
+    /// Destroy (reason: terminate) stamped with `fence`.
+    pub fn destroy_fenced(&mut self, id: &str, fence: Option<Fence>) -> Result<(), tonic::Status> {
         let id = id.to_string();
         self.call(async |c| {
             c.destroy(DestroyRequest {
-                fence: None,
+                fence,
                 r#type: String::new(),
                 id,
                 reason: DestroyReason::Terminate as i32,
@@ -161,6 +195,14 @@ impl Instance {
         });
         rx
     }
+}
+
+/// The fence of `group`'s owner at `epoch`, for the `*_fenced` calls.
+pub fn fence(group: &str, epoch: u64) -> Option<Fence> {
+    Some(Fence {
+        group: group.to_string(),
+        epoch,
+    })
 }
 
 /// `spec` with the provision token tag set to `token`.

@@ -16,6 +16,8 @@
 //!   DestroyGroup, waiting until a group converged).
 //! - [`bin`]: a workspace binary next to the test executable; [`eventually`]: polling a
 //!   condition with a deadline, never a fixed sleep for readiness.
+//! - [`Instance::assert_fences`] and [`assert_fence_refused`]: the fence check every instance
+//!   plugin passes (a deposed group owner's calls are refused, also after a restart).
 //! - [`docker`] and [`procfs`]: the Docker CLI and `/proc` helpers several crates clean up with.
 //!
 //! What is specific to one crate (its backend tool, its cleanup by label or environment, its
@@ -46,6 +48,7 @@ mod bin;
 mod client;
 pub mod docker;
 pub mod etcd;
+mod fence;
 mod group;
 mod instance;
 mod mesh;
@@ -55,8 +58,9 @@ mod wait;
 
 pub use bin::{bin, bin_dir};
 pub use client::{Blocking, Flavor, channel, runtime, serving, violation_paths};
+pub use fence::assert_fence_refused;
 pub use group::GroupHarness;
-pub use instance::{Instance, instance_spec, props, spec, tags, with_token};
+pub use instance::{Instance, fence, instance_spec, props, spec, tags, with_token};
 pub use mesh::Mesh;
 pub use proc::Proc;
 pub use rustix::process::Signal;
