@@ -369,6 +369,8 @@ fn a_frozen_owner_that_wakes_up_after_the_group_moved_does_nothing_and_steps_dow
         Duration::from_millis(20),
         || count_notes(&w.inst, "api", "v2") >= 2,
     );
+    let frozen_epoch = w.group(old).describe("api").unwrap().epoch;
+    assert!(frozen_epoch > 0);
     let pid = {
         let i = w.controllers[old].1;
         w.mesh.proc(i).pid().unwrap()
@@ -399,6 +401,15 @@ fn a_frozen_owner_that_wakes_up_after_the_group_moved_does_nothing_and_steps_dow
         Duration::from_secs(10),
         Duration::from_millis(50),
         || log_of(&w).contains("released the group"),
+    );
+    // The instance plugin remembers the newest owner's epoch, so a late call of the old owner
+    // would be refused there too.
+    let fences: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.inst.join(".fences.json")).unwrap()).unwrap();
+    let fenced = fences["api"].as_u64().unwrap_or_default();
+    assert!(
+        fenced > frozen_epoch,
+        "the plugin's fence for the group is {fenced}, not above the frozen owner's epoch {frozen_epoch}"
     );
     let after = log_of(&w);
     let old_claim = after.split("owns the group now").next().unwrap_or_default();
