@@ -58,6 +58,9 @@ pub enum Scenario {
     Resources,
     /// Unary RPC latency and throughput over a unix socket, 1 and 64 clients.
     Rpc,
+    /// Controllers sharing groups through etcd: takeover after kill -9, converge with the etcd
+    /// store beside the file store, etcd writes at steady state. Needs `etcd` on the PATH.
+    Ha,
 }
 
 /// The sizes and counts of a run.
@@ -192,6 +195,7 @@ impl Scenario {
             Scenario::Plan => "plan",
             Scenario::Resources => "resources",
             Scenario::Rpc => "rpc",
+            Scenario::Ha => "ha",
         }
     }
 }

@@ -24,9 +24,11 @@
 //! - [`procfs`]: CPU time and memory of a process from `/proc`.
 //! - [`stats`]: medians, percentiles and formatting.
 //! - [`report`]: the rows, the markdown table and the JSON.
+//! - [`etcd`]: a single-member etcd for the high-availability scenario.
 //! - [`scenarios`]: one module per measurement.
 
 pub mod args;
+pub mod etcd;
 pub mod mesh;
 pub mod procfs;
 pub mod report;
@@ -54,6 +56,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
             Scenario::Plan => scenarios::plan::run(&sizes)?,
             Scenario::Resources => scenarios::resources::run(&setup, &sizes).await?,
             Scenario::Rpc => scenarios::rpc::run(&setup, &sizes).await?,
+            Scenario::Ha => scenarios::ha::run(&setup, &sizes).await?,
         };
         report.add(scenario, part);
     }

@@ -175,6 +175,18 @@ impl Mesh {
         self.start(&old.binary, name, &args).await
     }
 
+    /// Kills plugin `name` (SIGKILL) and reaps it; [`Mesh::restart`] starts it again.
+    pub fn kill(&mut self, name: &str) -> anyhow::Result<()> {
+        let s = self
+            .services
+            .iter_mut()
+            .find(|s| s.name == name)
+            .with_context(|| format!("no service {name} in this mesh"))?;
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+        Ok(())
+    }
+
     /// The plugins directory.
     pub fn plugins_dir(&self) -> PathBuf {
         self.root().join("p")

@@ -1,6 +1,7 @@
 //! One module per measurement, and what they share: the group spec and committing it.
 
 pub mod converge;
+pub mod ha;
 pub mod heal;
 pub mod plan;
 pub mod resources;
