@@ -304,6 +304,19 @@ impl Group for GroupService {
         req: Request<WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let req = req.into_inner();
+        if let Some(r) = self.replica.clone()
+            && !req.id.is_empty()
+            && self.mgr.managed_epoch(&req.id).is_none()
+        {
+            // A group owned elsewhere: its events as its owner publishes them.
+            r.describe(&req.id).await?;
+            let (tx, out) = tokio::sync::mpsc::channel(256);
+            let stop = self.shutdown.token();
+            tokio::spawn(async move { r.watch(&req.id, req.replay, tx, stop).await });
+            return Ok(Response::new(Box::pin(
+                tokio_stream::wrappers::ReceiverStream::new(out),
+            )));
+        }
         let mut rx = self.mgr.events().subscribe();
         let replay = if req.replay && !req.id.is_empty() {
             self.mgr.events().recent(&req.id)

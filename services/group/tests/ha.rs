@@ -527,6 +527,34 @@ fn any_controller_answers_for_any_group_and_relays_changes_to_its_owner() {
         .await
     });
     assert_eq!(answer.unwrap().previous, 3);
+    // A watch on the other controller follows the owner's events.
+    let kinds = c
+        .call(async |g| {
+            let mut s = g
+                .watch(infrakit_spi::group::v1::WatchRequest {
+                    id: "shop".into(),
+                    replay: true,
+                })
+                .await?
+                .into_inner();
+            let mut kinds = Vec::new();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while let Ok(Ok(Some(ev))) = tokio::time::timeout_at(deadline, s.message()).await {
+                let done = ev.kind == "committed" && ev.message.contains("1 instance");
+                kinds.push(format!("{}: {}", ev.kind, ev.message));
+                if done {
+                    break;
+                }
+            }
+            Ok(tonic::Response::new(kinds))
+        })
+        .unwrap();
+    assert!(
+        kinds
+            .iter()
+            .any(|k| k.starts_with("committed") && k.contains("1 instance")),
+        "the watch on the other controller did not see the scale-down: {kinds:#?}"
+    );
     eventually(
         "scaled down to 1",
         Duration::from_secs(20),

@@ -10,7 +10,7 @@ use super::orders;
 use super::store::get;
 use crate::ports::Record;
 use infrakit_spi::etcd::etcdserverpb::TxnRequest;
-use infrakit_spi::group::v1::{DescribeGroupResponse, GroupSpec as SpiSpec, Phase};
+use infrakit_spi::group::v1::{DescribeGroupResponse, GroupEvent, GroupSpec as SpiSpec, Phase};
 use prost::Message;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -169,6 +169,79 @@ impl Replica {
             .await
             .map(|kv| kv.is_some())
             .map_err(|e| Status::unavailable(format!("cannot read group {id:?} from etcd: {e}")))
+    }
+
+    /// Streams the events of group `id` as its owner publishes them (with its status, at most
+    /// a few times a second), into `tx` until it closes or `stop`; with `replay`, the recent
+    /// ones first. Ends with an error when the group is gone.
+    pub async fn watch(
+        &self,
+        id: &str,
+        replay: bool,
+        tx: tokio::sync::mpsc::Sender<Result<GroupEvent, Status>>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let mut sent: std::collections::HashSet<(Option<(i64, i32)>, u64)> = Default::default();
+        let mut first = true;
+        loop {
+            let (kv, rev) = match self.etcd.list(&self.keys.status(id)).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(group = %id, error = %e, "cannot read the group's status; trying again");
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tx.closed() => return,
+                        () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+                    }
+                }
+            };
+            let mut statuses: Vec<Vec<u8>> = kv.into_iter().map(|kv| kv.value).collect();
+            let mut watch = self.etcd.watch(&self.keys.status(id), rev + 1).await.ok();
+            loop {
+                for value in statuses.drain(..) {
+                    let Ok(d) = DescribeGroupResponse::decode(value.as_slice()) else {
+                        continue;
+                    };
+                    for ev in d.recent_events {
+                        let key = (ev.time.as_ref().map(|t| (t.seconds, t.nanos)), ev.sequence);
+                        if !sent.insert(key) || (first && !replay) {
+                            continue;
+                        }
+                        if tx.send(Ok(ev)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                first = false;
+                let Some(w) = watch.as_mut() else { break };
+                let next = tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tx.closed() => return,
+                    n = w.next() => n,
+                };
+                match next {
+                    Ok(Some(resp)) => {
+                        for ev in resp.events {
+                            let Some(kv) = ev.kv else { continue };
+                            if kv.value.is_empty() {
+                                let _ = tx
+                                    .send(Err(Status::not_found(format!("group {id:?} is gone"))))
+                                    .await;
+                                return;
+                            }
+                            statuses.push(kv.value);
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            // The watch broke: read again after a pause (events seen are not sent twice).
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tx.closed() => return,
+                () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            }
+        }
     }
 
     /// Sends a change to the owner of `group`, and returns its answer.
