@@ -595,3 +595,113 @@ fn any_controller_answers_for_any_group_and_relays_changes_to_its_owner() {
         },
     );
 }
+
+#[test]
+fn controllers_reach_etcd_over_tls_with_a_client_certificate() {
+    let mut mesh = Mesh::new("ikhat");
+    let dir = mesh.join("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "infrakit-test-ca");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, &ca_key);
+    let issue = |names: Vec<String>| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(names.clone()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, names[0].as_str());
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server_cert, server_key) = issue(vec!["localhost".into(), "127.0.0.1".into()]);
+    let (client_cert, client_key) = issue(vec!["controller".into()]);
+    for (f, body) in [
+        ("ca.pem", ca.pem()),
+        ("server.pem", server_cert),
+        ("server.key", server_key),
+        ("cert.pem", client_cert),
+        ("key.pem", client_key),
+    ] {
+        std::fs::write(dir.join(f), body).unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let peer = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("https://127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.join("etcd.log")).unwrap();
+    let child = std::process::Command::new("etcd")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args([
+            "--listen-client-urls",
+            &url,
+            "--advertise-client-urls",
+            &url,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &format!("http://127.0.0.1:{peer}"),
+            "--initial-advertise-peer-urls",
+            &format!("http://127.0.0.1:{peer}"),
+            "--initial-cluster",
+            &format!("default=http://127.0.0.1:{peer}"),
+        ])
+        .arg("--cert-file")
+        .arg(dir.join("server.pem"))
+        .arg("--key-file")
+        .arg(dir.join("server.key"))
+        .arg("--trusted-ca-file")
+        .arg(dir.join("ca.pem"))
+        .arg("--client-cert-auth")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("etcd runs (tests/setup/etcd.sh installs it)");
+    mesh.adopt(child, dir.join("etcd.log"));
+    let inst = mesh.join("instances").display().to_string();
+    mesh.start(
+        &bin("infrakit-instance-file"),
+        "instance-file",
+        &["--dir", &inst],
+    );
+    mesh.start_vanilla();
+    let path = |f: &str| dir.join(f).display().to_string();
+    mesh.start(
+        &bin("infrakit-group"),
+        "group",
+        &[
+            "--store",
+            &url,
+            "--etcd-ca",
+            &path("ca.pem"),
+            "--etcd-cert",
+            &path("cert.pem"),
+            "--etcd-key",
+            &path("key.pem"),
+            "--controller-name",
+            "tls-1",
+        ],
+    );
+    let mut g = mesh.group();
+    eventually(
+        "the controller joined over TLS",
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || g.try_commit(&spec("secure", 2, "v1", "0s")).is_ok(),
+    );
+    let d = g.wait_converged("secure", 2, Duration::from_secs(20));
+    assert_eq!(d.owner, "tls-1");
+}
