@@ -351,7 +351,7 @@ impl Coordinator {
             self.give_back(g, epoch).await;
             return None;
         };
-        let record: Record = match serde_json::from_slice(&bytes) {
+        let record: Record = match super::record::decode(&bytes) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(group = %g, error = %e, "the group's record in etcd cannot be read; not managing it");

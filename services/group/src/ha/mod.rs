@@ -7,6 +7,7 @@
 //! - [`lease`]: this controller's lease and registration (its session).
 //! - [`cli`]: the flags and the start of a controller sharing an etcd store.
 //! - [`assign`]: which controller should own a group (rendezvous hashing).
+//! - [`record`]: a group's record as stored (compressed when large).
 //! - [`store`]: group records in etcd, every write guarded by the owner key.
 //! - [`coordinator`]: claims, releases and hand-overs; publishes the status of the groups it
 //!   owns and carries out their orders.
@@ -20,5 +21,6 @@ pub mod coordinator;
 pub mod keys;
 pub mod lease;
 pub mod orders;
+pub mod record;
 pub mod replica;
 pub mod store;

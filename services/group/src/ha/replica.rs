@@ -8,7 +8,6 @@ use super::client::Etcd;
 use super::keys::{Key, Keys};
 use super::orders;
 use super::store::get;
-use crate::ports::Record;
 use infrakit_spi::etcd::etcdserverpb::TxnRequest;
 use infrakit_spi::group::v1::{DescribeGroupResponse, GroupEvent, GroupSpec as SpiSpec, Phase};
 use prost::Message;
@@ -84,7 +83,7 @@ impl Replica {
         let mut d = match value(2).map(|v| DescribeGroupResponse::decode(v.as_slice())) {
             Some(Ok(d)) => d,
             _ => {
-                let desired = serde_json::from_slice::<Record>(&record)
+                let desired = super::record::decode(&record)
                     .ok()
                     .and_then(|r| r.spec["Properties"]["Allocation"]["Size"].as_u64())
                     .and_then(|n| u32::try_from(n).ok())
@@ -146,7 +145,7 @@ impl Replica {
             let Some(Key::Group(id)) = self.keys.parse(&kv.key) else {
                 continue;
             };
-            let Ok(r) = serde_json::from_slice::<Record>(&kv.value) else {
+            let Ok(r) = super::record::decode(&kv.value) else {
                 continue;
             };
             out.push(SpiSpec {

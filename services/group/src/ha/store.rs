@@ -140,7 +140,7 @@ impl StorePort for EtcdStore {
                 let Some(super::keys::Key::Group(id)) = self.keys.parse(&kv.key) else {
                     continue;
                 };
-                match serde_json::from_slice::<Record>(&kv.value) {
+                match super::record::decode(&kv.value) {
                     Ok(r) => out.push((id.to_string(), r)),
                     Err(e) => {
                         tracing::error!(group = %id, error = %e, "skipping an unreadable group record in etcd")
@@ -160,7 +160,7 @@ impl StorePort for EtcdStore {
                     self.name
                 ));
             };
-            let value = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+            let value = super::record::encode(&id, &record)?;
             let txn = TxnRequest {
                 compare: vec![
                     created_at(self.keys.group(&id), 0),
@@ -196,7 +196,7 @@ impl StorePort for EtcdStore {
     fn save(&self, id: &str, record: Record, epoch: u64) -> BoxFuture<'_, Result<(), String>> {
         let id = id.to_string();
         Box::pin(async move {
-            let value = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+            let value = super::record::encode(&id, &record)?;
             let txn = TxnRequest {
                 compare: vec![created_at(self.keys.owner(&id), epoch_of(epoch))],
                 success: vec![put(self.keys.group(&id), value, 0)],
