@@ -705,3 +705,36 @@ fn controllers_reach_etcd_over_tls_with_a_client_certificate() {
     let d = g.wait_converged("secure", 2, Duration::from_secs(20));
     assert_eq!(d.owner, "tls-1");
 }
+
+#[test]
+fn a_second_controller_with_a_taken_name_waits_and_says_why() {
+    let mut w = World::new(1);
+    w.start_controller(0);
+    let url = w.etcd.url();
+    w.mesh.start(
+        &bin("infrakit-group"),
+        "group-dup",
+        &[
+            "--store",
+            &url,
+            "--controller-name",
+            "ctl-0",
+            "--lease-ttl",
+            TTL,
+        ],
+    );
+    eventually(
+        "the duplicate says why it waits",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            w.mesh
+                .logs_of("group-dup")
+                .contains(r#"another controller named "ctl-0" is registered"#)
+        },
+    );
+    // The first one is untouched: it still creates and manages groups.
+    w.group(0).commit(&spec("solo", 1, "v1", "0s"));
+    w.group(0)
+        .wait_converged("solo", 1, Duration::from_secs(20));
+}

@@ -90,6 +90,13 @@ impl EtcdArgs {
         config: Config,
         ctx: &Context,
     ) -> Result<Shared, Box<dyn std::error::Error>> {
+        if self.lease_ttl < Duration::from_secs(2) {
+            return Err(format!(
+                "invalid --lease-ttl {:?}: give at least 2s (etcd counts leases in whole seconds, and a controller renews at a third of it)",
+                self.lease_ttl
+            )
+            .into());
+        }
         let mut cfg = EtcdConfig::parse(url)?;
         cfg.timeout = self.etcd_timeout;
         if let Some(ca) = &self.etcd_ca {

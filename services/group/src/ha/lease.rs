@@ -10,7 +10,7 @@
 
 use super::client::{Etcd, EtcdError};
 use super::keys::Keys;
-use infrakit_spi::etcd::etcdserverpb::{PutRequest, RequestOp, TxnRequest, request_op};
+use infrakit_spi::etcd::etcdserverpb::TxnRequest;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -83,20 +83,27 @@ impl Membership {
         let (lease, ttl) = self.etcd.grant(secs).await?;
         let valid_until = sent + Duration::from_secs(u64::try_from(ttl).unwrap_or(0));
         let registration = serde_json::json!({ "name": self.name }).to_string();
+        let key = self.keys.controller(&self.name);
+        // Only if no other live controller has the name (a previous run's registration goes
+        // when its lease expires).
         let put = TxnRequest {
-            success: vec![RequestOp {
-                request: Some(request_op::Request::RequestPut(PutRequest {
-                    key: self.keys.controller(&self.name).into_bytes(),
-                    value: registration.into_bytes(),
-                    lease,
-                    ..Default::default()
-                })),
-            }],
-            ..Default::default()
+            compare: vec![super::store::created_at(key.clone(), 0)],
+            success: vec![super::store::put(key, registration.into_bytes(), lease)],
+            failure: Vec::new(),
         };
-        if let Err(e) = self.etcd.txn(put).await {
-            let _ = self.etcd.revoke(lease).await;
-            return Err(e);
+        match self.etcd.txn(put).await {
+            Ok(r) if r.succeeded => {}
+            Ok(_) => {
+                let _ = self.etcd.revoke(lease).await;
+                return Err(EtcdError(format!(
+                    "another controller named {:?} is registered (or this one's previous run, until its lease expires): give each controller its own --controller-name",
+                    self.name
+                )));
+            }
+            Err(e) => {
+                let _ = self.etcd.revoke(lease).await;
+                return Err(e);
+            }
         }
         Ok((lease, valid_until))
     }
