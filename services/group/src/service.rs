@@ -6,7 +6,7 @@
 
 use crate::convert;
 use crate::ha::orders::Answer;
-use crate::ha::replica::Replica;
+use crate::ha::replica::{EventKey, Replica, event_key};
 use crate::manager::Manager;
 use infrakit_runtime::Shutdown;
 use infrakit_spi::group::v1::group_server::Group;
@@ -304,32 +304,40 @@ impl Group for GroupService {
         req: Request<WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let req = req.into_inner();
-        if let Some(r) = self.replica.clone()
-            && !req.id.is_empty()
-            && self.mgr.managed_epoch(&req.id).is_none()
-        {
-            // A group owned elsewhere: its events as its owner publishes them.
-            r.describe(&req.id).await?;
-            let (tx, out) = tokio::sync::mpsc::channel(256);
-            let stop = self.shutdown.token();
-            tokio::spawn(async move { r.watch(&req.id, req.replay, tx, stop).await });
-            return Ok(Response::new(Box::pin(
-                tokio_stream::wrappers::ReceiverStream::new(out),
-            )));
-        }
+        let (tx, out) = tokio::sync::mpsc::channel(256);
+        let here = req.id.is_empty() || self.mgr.managed_epoch(&req.id).is_some();
+        // With a replica, the events of one group also come from what its owner publishes (it
+        // may be owned elsewhere, or move): both streams feed `tx`, each event once.
+        let seen: Option<Arc<std::sync::Mutex<std::collections::HashSet<EventKey>>>> =
+            match self.replica.clone() {
+                Some(r) if !req.id.is_empty() => {
+                    let seen = Arc::default();
+                    let (tx, seen2, stop) = (tx.clone(), Arc::clone(&seen), self.shutdown.token());
+                    let (id, replay) = (req.id.clone(), req.replay && !here);
+                    tokio::spawn(async move { r.watch(&id, replay, tx, seen2, stop).await });
+                    Some(seen)
+                }
+                _ => None,
+            };
         let mut rx = self.mgr.events().subscribe();
-        let replay = if req.replay && !req.id.is_empty() {
+        let replay = if req.replay && !req.id.is_empty() && here {
             self.mgr.events().recent(&req.id)
         } else {
             Vec::new()
         };
-        let (tx, out) = tokio::sync::mpsc::channel(256);
         let shutdown = self.shutdown.clone();
+        let fresh = move |ev: &GroupEvent| {
+            seen.as_ref().is_none_or(|s| {
+                s.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(event_key(ev))
+            })
+        };
         tokio::spawn(async move {
             let mut last = 0;
             for ev in replay {
                 last = ev.sequence;
-                if tx.send(Ok(ev)).await.is_err() {
+                if fresh(&ev) && tx.send(Ok(ev)).await.is_err() {
                     return;
                 }
             }
@@ -343,7 +351,7 @@ impl Group for GroupService {
                     Ok(ev)
                         if ev.sequence > last && (req.id.is_empty() || ev.group_id == req.id) =>
                     {
-                        if tx.send(Ok(GroupEvent::clone(&ev))).await.is_err() {
+                        if fresh(&ev) && tx.send(Ok(GroupEvent::clone(&ev))).await.is_err() {
                             break;
                         }
                     }

@@ -172,15 +172,16 @@ impl Replica {
 
     /// Streams the events of group `id` as its owner publishes them (with its status, at most
     /// a few times a second), into `tx` until it closes or `stop`; with `replay`, the recent
-    /// ones first. Ends with an error when the group is gone.
+    /// ones first. Follows the group also before it exists and across owners; `seen` holds the
+    /// events already sent (by this or another stream into `tx`), which are not sent again.
     pub async fn watch(
         &self,
         id: &str,
         replay: bool,
         tx: tokio::sync::mpsc::Sender<Result<GroupEvent, Status>>,
+        seen: std::sync::Arc<Mutex<std::collections::HashSet<EventKey>>>,
         stop: tokio_util::sync::CancellationToken,
     ) {
-        let mut sent: std::collections::HashSet<(Option<(i64, i32)>, u64)> = Default::default();
         let mut first = true;
         loop {
             let (kv, rev) = match self.etcd.list(&self.keys.status(id)).await {
@@ -202,8 +203,11 @@ impl Replica {
                         continue;
                     };
                     for ev in d.recent_events {
-                        let key = (ev.time.as_ref().map(|t| (t.seconds, t.nanos)), ev.sequence);
-                        if !sent.insert(key) || (first && !replay) {
+                        let fresh = seen
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(event_key(&ev));
+                        if !fresh || (first && !replay) {
                             continue;
                         }
                         if tx.send(Ok(ev)).await.is_err() {
@@ -219,18 +223,13 @@ impl Replica {
                     n = w.next() => n,
                 };
                 match next {
-                    Ok(Some(resp)) => {
-                        for ev in resp.events {
-                            let Some(kv) = ev.kv else { continue };
-                            if kv.value.is_empty() {
-                                let _ = tx
-                                    .send(Err(Status::not_found(format!("group {id:?} is gone"))))
-                                    .await;
-                                return;
-                            }
-                            statuses.push(kv.value);
-                        }
-                    }
+                    Ok(Some(resp)) => statuses.extend(
+                        resp.events
+                            .into_iter()
+                            .filter_map(|ev| ev.kv)
+                            .map(|kv| kv.value)
+                            .filter(|v| !v.is_empty()),
+                    ),
                     _ => break,
                 }
             }
@@ -252,6 +251,14 @@ impl Replica {
     ) -> Result<Resp, Status> {
         orders::relay(&self.etcd, &self.keys, &self.name, group, method, request).await
     }
+}
+
+/// What tells one event from another across controllers: its time and sequence.
+pub type EventKey = (Option<(i64, i32)>, u64);
+
+/// The key of an event.
+pub fn event_key(ev: &GroupEvent) -> EventKey {
+    (ev.time.as_ref().map(|t| (t.seconds, t.nanos)), ev.sequence)
 }
 
 /// The create revision of the owner key read in a transaction: the owner's epoch.
