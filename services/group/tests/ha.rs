@@ -575,13 +575,42 @@ fn any_controller_answers_for_any_group_and_relays_changes_to_its_owner() {
         })
         .unwrap();
     assert_eq!(listed.groups.len(), 1);
+    // Freeing a group through a controller that does not own it answers at once.
+    let owner_n = 1 - other;
+    w.group(owner_n).commit(&spec("spare", 1, "v1", "0s"));
+    eventually(
+        "spare managed",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || w.owners().contains_key("spare"),
+    );
+    let spare_owner = w.owners()["spare"].clone();
+    let via = if spare_owner == "ctl-0" { 1 } else { 0 };
+    let t = Instant::now();
+    w.group(via)
+        .call(async |g| {
+            g.free_group(infrakit_spi::group::v1::FreeGroupRequest { id: "spare".into() })
+                .await
+        })
+        .unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "FreeGroup took {:?}",
+        t.elapsed()
+    );
+    eventually(
+        "spare forgotten everywhere",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || (0..2).all(|n| w.group(n).gone("spare")),
+    );
     // Destroying through the other controller removes everything, in etcd too.
     c.destroy("shop");
     eventually(
         "destroyed",
         Duration::from_secs(20),
         Duration::from_millis(50),
-        || instances(&w.inst).is_empty() && c.gone("shop"),
+        || instances(&w.inst).values().all(|v| v.0 != "shop") && c.gone("shop"),
     );
     eventually(
         "nothing left in etcd",
@@ -593,6 +622,11 @@ fn any_controller_answers_for_any_group_and_relays_changes_to_its_owner() {
                 .iter()
                 .all(|(k, _)| k.starts_with("/infrakit/controllers/"))
         },
+    );
+    assert_eq!(
+        instances(&w.inst).len(),
+        1,
+        "the freed group's instance is left as it was"
     );
 }
 

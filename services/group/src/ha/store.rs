@@ -89,19 +89,6 @@ pub(crate) fn get(key: String) -> RequestOp {
     }
 }
 
-/// Deletes every key starting with `prefix`.
-pub(crate) fn delete_prefix(prefix: String) -> RequestOp {
-    RequestOp {
-        request: Some(request_op::Request::RequestDeleteRange(
-            DeleteRangeRequest {
-                range_end: super::client::prefix_end(prefix.as_bytes()),
-                key: prefix.into_bytes(),
-                ..Default::default()
-            },
-        )),
-    }
-}
-
 pub(crate) fn delete(key: String) -> RequestOp {
     RequestOp {
         request: Some(request_op::Request::RequestDeleteRange(
@@ -216,10 +203,11 @@ impl StorePort for EtcdStore {
         Box::pin(async move {
             let txn = TxnRequest {
                 compare: vec![created_at(self.keys.owner(&id), epoch_of(epoch))],
+                // Orders stay: the one being carried out (FreeGroup) is answered after this,
+                // and each sender removes its own.
                 success: vec![
                     delete(self.keys.group(&id)),
                     delete(self.keys.status(&id)),
-                    delete_prefix(self.keys.order(&id, "")),
                     delete(self.keys.owner(&id)),
                 ],
                 failure: Vec::new(),
