@@ -83,6 +83,17 @@ impl Events {
             .unwrap_or_default()
     }
 
+    /// How many events group `id` has had (of those still remembered, and before).
+    pub fn version(&self, group: &str) -> u64 {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(group)
+            .and_then(|q| q.back())
+            .map(|e| e.sequence)
+            .unwrap_or_default()
+    }
+
     /// Forgets a group's recent events.
     pub fn forget(&self, group: &str) {
         self.recent

@@ -102,6 +102,8 @@ pub(crate) struct GroupHandle {
     /// This controller's ownership of the group (0 without a coordinator); set once, before
     /// the worker starts.
     epoch: AtomicU64,
+    /// Grows whenever what DescribeGroup shows may have changed (a pass, a phase).
+    version: AtomicU64,
     view: Mutex<View>,
 }
 
@@ -121,6 +123,7 @@ impl GroupHandle {
             stopped: CancellationToken::new(),
             watching: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
+            version: AtomicU64::new(0),
             view: Mutex::default(),
         }
     }
@@ -138,6 +141,7 @@ impl GroupHandle {
         seen: Option<Arc<Observation>>,
         paused: Option<&infrakit_group_core::PauseRecord>,
     ) {
+        self.version.fetch_add(1, Ordering::Release);
         let mut v = self.view.lock().unwrap_or_else(|e| e.into_inner());
         v.paused = paused.cloned();
         let mut status = status.clone();
@@ -162,6 +166,7 @@ impl GroupHandle {
 
     /// Emits a phase event when the phase changed.
     pub(crate) fn note_phase(&self, events: &Events, phase: Phase, message: &str) {
+        self.version.fetch_add(1, Ordering::Release);
         let changed = {
             let mut v = self.view.lock().unwrap_or_else(|e| e.into_inner());
             let changed = v.phase != Some(phase);
@@ -292,6 +297,18 @@ impl Manager {
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .map(|g| g.epoch())
+    }
+
+    /// A number that changes whenever DescribeGroup of group `id` may show something new (its
+    /// passes, phases and events), so a publisher can skip a group that did not change.
+    pub fn describe_version(&self, id: &str) -> Option<(u64, u64)> {
+        let v = self
+            .groups
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .map(|g| g.version.load(Ordering::Acquire))?;
+        Some((v, self.events.version(id)))
     }
 
     /// The groups managed here, with their epochs.

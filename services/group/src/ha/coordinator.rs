@@ -67,8 +67,8 @@ pub struct Coordinator {
     service: GroupService,
     /// Orders being carried out (until the view sees them answered).
     dispatched: Arc<Mutex<HashSet<String>>>,
-    /// What was last published of each group owned here.
-    published: HashMap<String, DescribeGroupResponse>,
+    /// What was last published of each group owned here, and the describe version it was.
+    published: HashMap<String, (DescribeGroupResponse, (u64, u64, u64))>,
     last_publish: Option<Instant>,
 }
 
@@ -243,6 +243,13 @@ impl Coordinator {
         let keep: HashSet<&str> = managed.iter().map(|(g, _)| g.as_str()).collect();
         self.published.retain(|g, _| keep.contains(g.as_str()));
         for (g, epoch) in &managed {
+            let Some((view, events)) = self.mgr.describe_version(g) else {
+                continue;
+            };
+            let version = (view, events, *epoch);
+            if self.published.get(g).is_some_and(|(_, v)| *v == version) {
+                continue; // nothing new since it was last published
+            }
             let Ok(mut d) = self.mgr.describe(g) else {
                 continue;
             };
@@ -250,7 +257,8 @@ impl Coordinator {
             d.epoch = *epoch;
             self.replica.remember(&d);
             let status = published(&d);
-            if self.published.get(g) == Some(&status) {
+            if self.published.get(g).is_some_and(|(s, _)| *s == status) {
+                self.published.insert(g.clone(), (status, version));
                 continue;
             }
             let txn = TxnRequest {
@@ -263,7 +271,7 @@ impl Coordinator {
             };
             match self.etcd.txn(txn).await {
                 Ok(r) if r.succeeded => {
-                    self.published.insert(g.clone(), status);
+                    self.published.insert(g.clone(), (status, version));
                 }
                 Ok(_) => {}
                 Err(e) => {
