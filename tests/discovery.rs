@@ -15,6 +15,30 @@ fn list(sock: &std::path::Path) -> Vec<PluginEntry> {
     })
 }
 
+fn lookup(sock: &std::path::Path, name: &str) -> LookupResponse {
+    rt().block_on(async {
+        DiscoveryClient::new(channel(sock).await)
+            .lookup(LookupRequest { name: name.into() })
+            .await
+            .unwrap()
+            .into_inner()
+    })
+}
+
+/// The endpoints listed under `name`, in the order of the list (sorted).
+fn listed(sock: &std::path::Path, name: &str) -> Vec<String> {
+    list(sock)
+        .into_iter()
+        .filter(|p| p.name == name)
+        .map(|p| p.endpoint)
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
 #[test]
 fn discovery_lists_socket_plugins_with_health_and_forgets_stopped_ones() {
     let t = TestDir::new();
@@ -142,4 +166,60 @@ fn watchers_see_current_plugins_then_arrivals_and_departures() {
             break;
         }
     }
+}
+
+#[test]
+fn replicas_of_one_name_are_all_listed_and_looked_up_and_a_killed_one_expires_alone() {
+    let t = TestDir::new();
+    let _d = t.start("infrakit-discovery", "discovery", &[]);
+    let dsock = t.socket("discovery");
+    let (mut a, ea) = t.spawn_tcp("infrakit-flavor-vanilla", "shared", 2, &[]);
+    let (_b, eb) = t.spawn_tcp("infrakit-flavor-vanilla", "shared", 2, &[]);
+    let both = sorted(vec![ea.clone(), eb.clone()]);
+    wait_until("both replicas listed, serving", || {
+        let serving: Vec<String> = list(&dsock)
+            .into_iter()
+            .filter(|p| p.name == "shared" && p.health == PluginHealth::Serving as i32)
+            .map(|p| p.endpoint)
+            .collect();
+        serving == both
+    });
+    let found = lookup(&dsock, "shared");
+    let replicas: Vec<String> = found.replicas.iter().map(|p| p.endpoint.clone()).collect();
+    assert_eq!(sorted(replicas), both, "Lookup returns every replica");
+    assert_eq!(
+        found.plugin.map(|p| p.endpoint),
+        Some(found.replicas[0].endpoint.clone()),
+        "the single plugin of older clients is the best replica"
+    );
+
+    a.signal("KILL");
+    a.wait_exit(std::time::Duration::from_secs(5));
+    wait_until(
+        "the killed replica's lease runs out; the live one stays",
+        || listed(&dsock, "shared") == [eb.clone()],
+    );
+    let found = lookup(&dsock, "shared");
+    let replicas: Vec<String> = found.replicas.into_iter().map(|p| p.endpoint).collect();
+    assert_eq!(replicas, [eb]);
+}
+
+#[test]
+fn a_replica_that_stops_deregisters_itself_and_not_the_others() {
+    let t = TestDir::new();
+    let _d = t.start("infrakit-discovery", "discovery", &[]);
+    let dsock = t.socket("discovery");
+    // Leases far longer than the test: only a deregistration can remove an entry, and the
+    // survivor does not renew (re-register) while the test looks.
+    let (mut a, ea) = t.spawn_tcp("infrakit-flavor-vanilla", "shared", 300, &[]);
+    let (_b, eb) = t.spawn_tcp("infrakit-flavor-vanilla", "shared", 300, &[]);
+    wait_until("both replicas registered", || {
+        listed(&dsock, "shared") == sorted(vec![ea.clone(), eb.clone()])
+    });
+    a.signal("TERM");
+    assert_eq!(a.wait_exit(std::time::Duration::from_secs(10)), Some(0));
+    wait_until("the stopped replica is gone at once", || {
+        !listed(&dsock, "shared").contains(&ea)
+    });
+    assert_eq!(listed(&dsock, "shared"), [eb], "the other replica stays");
 }

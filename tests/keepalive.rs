@@ -70,10 +70,10 @@ fn a_40s_drain_on_a_python_flavor_succeeds_through_the_shipped_dial_settings() {
     let py = PythonPlugin::start(&t, "flavor-slow", &["drain", "40"]);
     let answer = rt().block_on(async {
         // The same dialing the group controller does.
-        let (_, ch) =
-            infrakit_runtime::dial::dial("flavor-slow", &t.plugins(), &Default::default())
-                .await
-                .unwrap();
+        let ch = infrakit_runtime::dial::dial("flavor-slow", &t.plugins(), &Default::default())
+            .await
+            .unwrap()
+            .channel;
         let mut req = tonic::Request::new(DrainRequest {
             instance: Some(InstanceDescription {
                 id: "i-1".into(),
@@ -101,10 +101,10 @@ fn a_quiet_watch_stream_from_a_python_instance_plugin_stays_up_for_2_minutes() {
     let t = TestDir::new();
     let py = PythonPlugin::start(&t, "instance-quiet", &["watch"]);
     rt().block_on(async {
-        let (_, ch) =
-            infrakit_runtime::dial::dial("instance-quiet", &t.plugins(), &Default::default())
-                .await
-                .unwrap();
+        let ch = infrakit_runtime::dial::dial("instance-quiet", &t.plugins(), &Default::default())
+            .await
+            .unwrap()
+            .channel;
         let mut stream = InstanceClient::new(ch)
             .watch_instances(WatchInstancesRequest::default())
             .await

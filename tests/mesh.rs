@@ -16,6 +16,7 @@ mod group_support;
 mod grpcurl;
 mod ikctl;
 mod ikctl_group;
+mod ikctl_replicas;
 mod keepalive;
 mod listener;
 mod logs;

@@ -32,7 +32,7 @@ pub struct Context {
 pub struct Target {
     /// The name it was reached by (its subtype goes into each request's `type`).
     pub name: PluginName,
-    /// Where it listens.
+    /// Where it listens (the replica connected to, when the name has several).
     pub endpoint: String,
     /// The connection.
     pub channel: Channel,
@@ -75,7 +75,8 @@ impl Context {
         }
     }
 
-    /// Resolves a plugin by name (discovery service, then the plugins directory) and connects.
+    /// Resolves a plugin by name (discovery service, then the plugins directory) and connects to
+    /// the first of its replicas that accepts a connection.
     pub async fn dial(&self, name: &PluginName) -> anyhow::Result<Target> {
         let dialled = tokio::time::timeout(
             self.timeout,
@@ -86,14 +87,15 @@ impl Context {
             name: name.to_string(),
             timeout: self.timeout,
         })?;
-        let (resolved, channel) = dialled.map_err(|e| match e {
-            e @ DialError::NotFound { .. } => anyhow::Error::new(e),
+        let dialled = dialled.map_err(|e| match e {
+            // Both already name the plugin.
+            e @ (DialError::NotFound { .. } | DialError::NoReplica { .. }) => anyhow::Error::new(e),
             e => anyhow::Error::new(e).context(format!("cannot reach plugin {:?}", name.lookup)),
         })?;
         Ok(Target {
             name: name.clone(),
-            endpoint: resolved.endpoint.to_string(),
-            channel,
+            endpoint: dialled.replica.endpoint.to_string(),
+            channel: dialled.channel,
             timeout: self.timeout,
         })
     }

@@ -108,6 +108,11 @@ impl TestDir {
 
     /// Starts a service binary with the plugins directory set, without waiting.
     pub fn spawn(&self, binary: &str, args: &[&str]) -> Proc {
+        self.spawn_env(binary, args, &[])
+    }
+
+    /// Starts a service binary with the plugins directory and `env` set, without waiting.
+    pub fn spawn_env(&self, binary: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let log = self.join(&format!(
             "{binary}-{}.log",
             infrakit_runtime::socket::random_hex(3)
@@ -115,6 +120,7 @@ impl TestDir {
         let out = std::fs::File::create(&log).expect("log file");
         let child = Command::new(bin(binary))
             .args(args)
+            .envs(env.iter().copied())
             .env("INFRAKIT_PLUGINS_DIR", self.plugins())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -139,6 +145,29 @@ impl TestDir {
             serving(&sock)
         });
         p
+    }
+
+    /// Starts `binary` as a plaintext TCP plugin on a free loopback port, registering with the
+    /// discovery service as `name` with a lease of `ttl_secs`, without waiting. Several may
+    /// register the same name: each is one replica. Returns the process and its endpoint
+    /// `tcp://127.0.0.1:PORT`, as discovery lists it.
+    pub fn spawn_tcp(
+        &self,
+        binary: &str,
+        name: &str,
+        ttl_secs: u32,
+        args: &[&str],
+    ) -> (Proc, String) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let endpoint = format!("tcp://127.0.0.1:{port}");
+        let mut full = vec!["--name", name, "--listen", &endpoint, "--insecure"];
+        full.extend_from_slice(args);
+        let ttl = ttl_secs.to_string();
+        let p = self.spawn_env(binary, &full, &[("INFRAKIT_REGISTER_TTL", &ttl)]);
+        (p, endpoint)
     }
 
     /// Starts `infrakit-instance-file` as `instance-file` on a fresh instance directory, which it returns.

@@ -47,6 +47,26 @@ fn other_dial_errors_exit_1_with_their_causes() {
 }
 
 #[test]
+fn unreachable_replicas_exit_1_naming_each_endpoint_tried() {
+    use infrakit_runtime::dial::Tried;
+    let tried = |endpoint: &str| Tried {
+        endpoint: endpoint.into(),
+        cause: "connection refused".into(),
+    };
+    let err = anyhow::Error::new(DialError::NoReplica {
+        name: "group".into(),
+        tried: vec![tried("tcp://10.0.0.1:24864"), tried("tcp://10.0.0.2:24864")],
+    });
+    assert_eq!(code_of(&err), Code::Failure);
+    assert_eq!(
+        messages(&err),
+        [
+            "error: cannot connect to any of the 2 replicas of plugin \"group\", tried in turn: tcp://10.0.0.1:24864 (connection refused); tcp://10.0.0.2:24864 (connection refused); start one of them (`ikctl plugin ls` shows where each is registered)"
+        ]
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let err = anyhow::Error::new(UsageError("give --plugin".into()));
     assert_eq!(code_of(&err), Code::Usage);

@@ -1,5 +1,10 @@
 //! The known plugins: socket plugins found in the directory and registered TCP plugins.
+//!
+//! A registration is keyed by (name, endpoint), not by name alone: several replicas of one
+//! service (group controllers sharing their groups through etcd) register the same name from
+//! different endpoints, each with its own lease, and each goes away alone.
 
+use crate::order;
 use infrakit_spi::discovery::v1::{DiscoveryEvent, DiscoveryEventKind, PluginEntry, Source};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -18,10 +23,17 @@ struct Lease {
     expires: SystemTime,
 }
 
+/// The key of a registration: (name, endpoint).
+type LeaseKey = (String, String);
+
 #[derive(Debug, Default)]
 struct Inner {
     sockets: BTreeMap<String, PluginEntry>,
-    leases: BTreeMap<String, Lease>,
+    leases: BTreeMap<LeaseKey, Lease>,
+}
+
+fn key(entry: &PluginEntry) -> LeaseKey {
+    (entry.name.clone(), entry.endpoint.clone())
 }
 
 /// All known plugins, and a broadcast of changes.
@@ -53,26 +65,41 @@ impl Registry {
         self.events.subscribe()
     }
 
-    /// Every plugin, sorted by name; a socket plugin hides a registration of the same name.
+    /// Every plugin, sorted by name then endpoint (one entry per registration); a socket plugin
+    /// hides the registrations of the same name.
     pub fn list(&self) -> Vec<PluginEntry> {
         let inner = self.lock();
-        let mut all: BTreeMap<String, PluginEntry> = inner
+        let mut all: BTreeMap<LeaseKey, PluginEntry> = inner
             .leases
             .iter()
-            .map(|(n, l)| (n.clone(), l.entry.clone()))
+            .filter(|((name, _), _)| !inner.sockets.contains_key(name))
+            .map(|(k, l)| (k.clone(), l.entry.clone()))
             .collect();
-        all.extend(inner.sockets.iter().map(|(n, e)| (n.clone(), e.clone())));
+        all.extend(inner.sockets.values().map(|e| (key(e), e.clone())));
         all.into_values().collect()
     }
 
-    /// The plugin named `name`.
+    /// The best replica of the plugin named `name` (the first of [`Registry::replicas`]).
     pub fn get(&self, name: &str) -> Option<PluginEntry> {
+        self.replicas(name).into_iter().next()
+    }
+
+    /// Every endpoint of the plugin named `name`, best first (see [`order`]): its socket alone
+    /// when one is in the directory, else each live registration of the name.
+    pub fn replicas(&self, name: &str) -> Vec<PluginEntry> {
         let inner = self.lock();
-        inner
-            .sockets
-            .get(name)
-            .cloned()
-            .or_else(|| inner.leases.get(name).map(|l| l.entry.clone()))
+        if let Some(socket) = inner.sockets.get(name) {
+            return vec![socket.clone()];
+        }
+        let mut found: Vec<PluginEntry> = inner
+            .leases
+            .iter()
+            .filter(|((n, _), _)| n == name)
+            .map(|(_, l)| l.entry.clone())
+            .collect();
+        drop(inner);
+        order::best_first(&mut found);
+        found
     }
 
     /// The names of the socket plugins.
@@ -103,7 +130,8 @@ impl Registry {
         }
     }
 
-    /// Registers (or renews) a TCP plugin until `now + ttl`. Returns the lease granted.
+    /// Registers (or renews) a TCP plugin at its endpoint until `now + ttl`; other endpoints
+    /// registered under the same name stay. Returns the lease granted.
     pub fn register(
         &self,
         mut entry: PluginEntry,
@@ -119,11 +147,9 @@ impl Registry {
         entry.source = Source::Registered as i32;
         entry.lease_expires = Some(expires.into());
         let mut inner = self.lock();
-        let kind = match inner.leases.get(&entry.name) {
+        let kind = match inner.leases.get(&key(&entry)) {
             None => Some(DiscoveryEventKind::Added),
-            Some(old) if old.entry.endpoint != entry.endpoint || old.entry.tls != entry.tls => {
-                Some(DiscoveryEventKind::Changed)
-            }
+            Some(old) if old.entry.tls != entry.tls => Some(DiscoveryEventKind::Changed),
             Some(old) => {
                 // Keep what probing learnt about the same endpoint.
                 entry.health = old.entry.health;
@@ -135,7 +161,7 @@ impl Registry {
             }
         };
         inner.leases.insert(
-            entry.name.clone(),
+            key(&entry),
             Lease {
                 entry: entry.clone(),
                 expires,
@@ -151,8 +177,8 @@ impl Registry {
     /// Updates what probing learnt about a registered plugin.
     pub fn update_registered(&self, entry: PluginEntry) {
         let mut inner = self.lock();
-        let changed = match inner.leases.get_mut(&entry.name) {
-            Some(l) if l.entry.endpoint == entry.endpoint => {
+        let changed = match inner.leases.get_mut(&key(&entry)) {
+            Some(l) => {
                 let changed = !same(&l.entry, &entry);
                 l.entry = PluginEntry {
                     lease_expires: l.entry.lease_expires,
@@ -161,7 +187,7 @@ impl Registry {
                 };
                 changed.then(|| l.entry.clone())
             }
-            _ => None,
+            None => None,
         };
         drop(inner);
         if let Some(e) = changed {
@@ -169,16 +195,11 @@ impl Registry {
         }
     }
 
-    /// Removes a registration. Returns whether there was one.
-    pub fn deregister(&self, name: &str) -> bool {
-        let removed = self.lock().leases.remove(name);
-        match removed {
-            Some(l) => {
-                self.emit(DiscoveryEventKind::Removed, l.entry);
-                true
-            }
-            None => false,
-        }
+    /// Removes the registration of `name` at `endpoint`, or every registration of `name` when
+    /// `endpoint` is `None`. Returns how many were removed.
+    pub fn deregister(&self, name: &str, endpoint: Option<&str>) -> usize {
+        self.remove_leases(|(n, e), _| n == name && endpoint.is_none_or(|want| want == e))
+            .len()
     }
 
     /// The registered plugins (for probing).
@@ -192,23 +213,30 @@ impl Registry {
 
     /// Drops the registrations whose lease ran out.
     pub fn expire(&self, now: SystemTime) {
+        for e in self.remove_leases(|_, l| l.expires <= now) {
+            tracing::info!(name = %e.name, endpoint = %e.endpoint, "lease expired");
+        }
+    }
+
+    /// Removes the registrations `doomed` picks and announces each; returns them.
+    fn remove_leases(&self, doomed: impl Fn(&LeaseKey, &Lease) -> bool) -> Vec<PluginEntry> {
         let mut inner = self.lock();
-        let dead: Vec<String> = inner
+        let keys: Vec<LeaseKey> = inner
             .leases
             .iter()
-            .filter(|(_, l)| l.expires <= now)
-            .map(|(n, _)| n.clone())
+            .filter(|(k, l)| doomed(k, l))
+            .map(|(k, _)| k.clone())
             .collect();
-        let removed: Vec<PluginEntry> = dead
+        let removed: Vec<PluginEntry> = keys
             .iter()
-            .filter_map(|n| inner.leases.remove(n))
+            .filter_map(|k| inner.leases.remove(k))
             .map(|l| l.entry)
             .collect();
         drop(inner);
-        for e in removed {
-            tracing::info!(name = %e.name, endpoint = %e.endpoint, "lease expired");
-            self.emit(DiscoveryEventKind::Removed, e);
+        for e in &removed {
+            self.emit(DiscoveryEventKind::Removed, e.clone());
         }
+        removed
     }
 
     fn emit(&self, kind: DiscoveryEventKind, plugin: PluginEntry) {
@@ -236,6 +264,7 @@ fn same(a: &PluginEntry, b: &PluginEntry) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use infrakit_spi::discovery::v1::PluginHealth;
 
     fn entry(name: &str) -> PluginEntry {
         PluginEntry {
@@ -262,6 +291,102 @@ mod tests {
         assert!(r.get("a").is_some(), "renewed");
         r.expire(t0 + Duration::from_secs(9));
         assert!(r.get("a").is_none());
+    }
+
+    fn at(name: &str, endpoint: &str) -> PluginEntry {
+        PluginEntry {
+            endpoint: endpoint.into(),
+            ..entry(name)
+        }
+    }
+
+    fn endpoints(r: &Registry, name: &str) -> Vec<String> {
+        r.replicas(name).into_iter().map(|e| e.endpoint).collect()
+    }
+
+    #[test]
+    fn replicas_of_one_name_live_and_expire_apart() {
+        let r = Registry::new();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let ttl = Duration::from_secs(5);
+        r.register(at("group", "tcp://a:1"), ttl, t0);
+        r.register(at("group", "tcp://b:2"), ttl, t0 + Duration::from_secs(1));
+        assert_eq!(r.list().len(), 2, "each registration is listed");
+        // b renewed last: its lease runs longer, so it is offered first among the unprobed.
+        assert_eq!(endpoints(&r, "group"), ["tcp://b:2", "tcp://a:1"]);
+        r.register(at("group", "tcp://b:2"), ttl, t0 + Duration::from_secs(4));
+        r.expire(t0 + Duration::from_secs(5));
+        assert_eq!(
+            endpoints(&r, "group"),
+            ["tcp://b:2"],
+            "only a's lease ran out"
+        );
+        r.expire(t0 + Duration::from_secs(9));
+        assert!(r.get("group").is_none());
+    }
+
+    #[test]
+    fn deregistering_an_endpoint_keeps_the_other_replicas() {
+        let r = Registry::new();
+        let now = SystemTime::now();
+        let ttl = Duration::from_secs(5);
+        for ep in ["tcp://a:1", "tcp://b:2", "tcp://c:3"] {
+            r.register(at("group", ep), ttl, now);
+        }
+        assert_eq!(r.deregister("group", Some("tcp://a:1")), 1);
+        assert_eq!(r.deregister("group", Some("tcp://a:1")), 0);
+        assert_eq!(r.replicas("group").len(), 2);
+        assert_eq!(r.deregister("group", None), 2, "no endpoint: every one");
+        assert!(r.list().is_empty());
+    }
+
+    #[test]
+    fn probing_one_replica_leaves_the_others_alone() {
+        let r = Registry::new();
+        let mut rx = r.subscribe();
+        let now = SystemTime::now();
+        r.register(at("group", "tcp://a:1"), Duration::from_secs(5), now);
+        r.register(at("group", "tcp://b:2"), Duration::from_secs(5), now);
+        r.update_registered(PluginEntry {
+            health: PluginHealth::Serving as i32,
+            ..at("group", "tcp://a:1")
+        });
+        r.update_registered(PluginEntry {
+            health: PluginHealth::Unreachable as i32,
+            ..at("group", "tcp://b:2")
+        });
+        let health: Vec<(String, i32)> = r
+            .replicas("group")
+            .into_iter()
+            .map(|e| (e.endpoint, e.health))
+            .collect();
+        assert_eq!(
+            health,
+            [
+                ("tcp://a:1".to_string(), PluginHealth::Serving as i32),
+                ("tcp://b:2".to_string(), PluginHealth::Unreachable as i32),
+            ]
+        );
+        let added = std::iter::from_fn(|| rx.try_recv().ok())
+            .filter(|e| e.kind == DiscoveryEventKind::Added as i32)
+            .count();
+        assert_eq!(
+            added, 2,
+            "the second endpoint is a new plugin, not a change"
+        );
+    }
+
+    #[test]
+    fn a_socket_plugin_hides_registrations_of_its_name() {
+        let r = Registry::new();
+        r.register(
+            at("x", "tcp://a:1"),
+            Duration::from_secs(5),
+            SystemTime::now(),
+        );
+        r.put_socket(at("x", "unix:///p/x.sock"));
+        assert_eq!(endpoints(&r, "x"), ["unix:///p/x.sock"]);
+        assert_eq!(r.list().len(), 1);
     }
 
     #[test]

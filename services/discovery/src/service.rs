@@ -84,14 +84,26 @@ impl Discovery for DiscoveryService {
         &self,
         req: Request<DeregisterRequest>,
     ) -> Result<Response<DeregisterResponse>, Status> {
-        let name = req.into_inner().name;
-        if self.registry.deregister(&name) {
-            Ok(Response::new(DeregisterResponse {}))
-        } else {
-            Err(Status::not_found(format!(
-                "no registered plugin named {name:?}"
-            )))
+        let DeregisterRequest { name, endpoint } = req.into_inner();
+        // Empty: every registration of the name, as before replicas existed.
+        let endpoint = Some(endpoint.as_str()).filter(|e| !e.is_empty());
+        if self.registry.deregister(&name, endpoint) > 0 {
+            return Ok(Response::new(DeregisterResponse {}));
         }
+        let registered: Vec<String> = self
+            .registry
+            .replicas(&name)
+            .into_iter()
+            .filter(|e| e.source == Source::Registered as i32)
+            .map(|e| e.endpoint)
+            .collect();
+        Err(Status::not_found(match endpoint {
+            Some(ep) if !registered.is_empty() => format!(
+                "plugin {name:?} is not registered at {ep} (it is at {}); pass one of those endpoints, or none to remove them all",
+                registered.join(", ")
+            ),
+            _ => format!("no registered plugin named {name:?}"),
+        }))
     }
 
     async fn lookup(
@@ -101,13 +113,17 @@ impl Discovery for DiscoveryService {
         let name = req.into_inner().name;
         let parsed =
             PluginName::parse(&name).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        match self.registry.get(&parsed.lookup) {
-            Some(plugin) => Ok(Response::new(LookupResponse {
-                plugin: Some(plugin),
+        let replicas = self.registry.replicas(&parsed.lookup);
+        match replicas.first() {
+            Some(best) => Ok(Response::new(LookupResponse {
+                plugin: Some(best.clone()),
                 subtype: parsed.subtype.unwrap_or_default(),
+                replicas,
             })),
             None => {
-                let names: Vec<String> = self.registry.list().into_iter().map(|p| p.name).collect();
+                let mut names: Vec<String> =
+                    self.registry.list().into_iter().map(|p| p.name).collect();
+                names.dedup();
                 let mut msg = format!("no plugin named {:?}", parsed.lookup);
                 if let Some(s) =
                     suggest::did_you_mean(&parsed.lookup, names.iter().map(String::as_str))

@@ -1,7 +1,8 @@
 //! The production ports: gRPC clients of the instance and flavor plugins, found by name
 //! through the discovery service or the plugins directory. Channels are cached per plugin and
 //! reconnect by themselves; a plugin whose call failed at the transport is looked up again on
-//! the next call.
+//! the next call (which, for a name served by several replicas, connects to the first of them
+//! that accepts a connection).
 
 use crate::ports::{BoxFuture, ChangeStream, FlavorPort, InstancePort, Verdict};
 use infrakit_group_core::Health;
@@ -54,7 +55,9 @@ impl GrpcPlugins {
             return Ok(ch.clone());
         }
         // Boxed: dialing (rare) has a large future, which would otherwise size every call.
-        let (_, ch) = Box::pin(dial(&name.lookup, &self.dir, &self.opts)).await?;
+        let ch = Box::pin(dial(&name.lookup, &self.dir, &self.opts))
+            .await?
+            .channel;
         self.lock().insert(name.lookup.clone(), ch.clone());
         Ok(ch)
     }

@@ -71,6 +71,47 @@ impl World {
         self.controllers.len() - 1
     }
 
+    /// Starts controller `ctl-<n>` on a free loopback TCP port, registered with discovery as
+    /// `group` (beside the other controllers started so). Its lease outlives the test, so a
+    /// killed controller stays registered and clients have to get past it. Returns its index
+    /// and endpoint.
+    fn start_tcp_controller(&mut self, n: usize) -> (usize, String) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let endpoint = format!("tcp://127.0.0.1:{port}");
+        let name = format!("ctl-{n}");
+        let log = self.mesh.join(&format!("{name}.log"));
+        let child = std::process::Command::new(bin("infrakit-group"))
+            .args(["--name", "group", "--listen", &endpoint, "--insecure"])
+            .args(["--store", &self.etcd.url(), "--controller-name", &name])
+            .args(["--lease-ttl", TTL, "--health-interval", "200ms"])
+            .args(["--resync-interval", "1s"])
+            .env("INFRAKIT_PLUGINS_DIR", self.mesh.plugins())
+            .env("INFRAKIT_REGISTER_TTL", "300")
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let i = self.mesh.adopt(child, log);
+        self.controllers.push((name, i));
+        (i, endpoint)
+    }
+
+    /// Runs `ikctl ARGS...` against this world's plugins directory.
+    fn ikctl(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(bin("ikctl"))
+            .args(args)
+            .env("INFRAKIT_PLUGINS_DIR", self.mesh.plugins())
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
     fn group(&self, n: usize) -> GroupHarness {
         self.mesh.client(&format!("group-{n}"), GroupClient::new)
     }
@@ -771,4 +812,69 @@ fn a_second_controller_with_a_taken_name_waits_and_says_why() {
     w.group(0).commit(&spec("solo", 1, "v1", "0s"));
     w.group(0)
         .wait_converged("solo", 1, Duration::from_secs(20));
+}
+
+/// The stdout of a successful ikctl run; fails the test with its stderr otherwise.
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "ikctl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn ikctl_reaches_tcp_controllers_through_discovery_as_group_past_a_killed_one() {
+    let mut w = World::new(1);
+    w.mesh.start(&bin("infrakit-discovery"), "discovery", &[]);
+    let (a, ea) = w.start_tcp_controller(0);
+    let (b, eb) = w.start_tcp_controller(1);
+    eventually(
+        "discovery lists both controllers as `group`, serving",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || {
+            let ls = ok(w.ikctl(&["plugin", "ls", "-o", "json"]));
+            let rows: serde_json::Value = serde_json::from_str(&ls).unwrap();
+            let serving: BTreeSet<String> = rows
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["name"] == "group" && r["health"] == "serving")
+                .map(|r| r["endpoint"].as_str().unwrap_or_default().to_string())
+                .collect();
+            serving == BTreeSet::from([ea.clone(), eb.clone()])
+        },
+    );
+    let file = w.mesh.join("shop.json");
+    std::fs::write(&file, spec("shop", 2, "v1", "0s").to_string()).unwrap();
+    let file = file.display().to_string();
+    ok(w.ikctl(&["group", "commit", &file, "--wait"]));
+
+    // Kill the controller ikctl reaches first; the name keeps working through the other.
+    let info = ok(w.ikctl(&["plugin", "info", "group", "-o", "json"]));
+    let first: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let (dead, live) = if first["endpoint"] == ea.as_str() {
+        (a, eb)
+    } else {
+        (b, ea)
+    };
+    w.mesh.proc(dead).kill();
+    let info = ok(w.ikctl(&["plugin", "info", "group", "-o", "json"]));
+    let now: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(now["endpoint"], live.as_str());
+    assert_eq!(ok(w.ikctl(&["group", "ls", "-q"])).trim(), "shop");
+    std::fs::write(
+        w.mesh.join("shop.json"),
+        spec("shop", 3, "v1", "0s").to_string(),
+    )
+    .unwrap();
+    ok(w.ikctl(&["group", "commit", &file]));
+    eventually(
+        "the surviving controller scaled the group to 3",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || instances(&w.inst).len() == 3,
+    );
 }

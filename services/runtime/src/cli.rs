@@ -278,13 +278,21 @@ where
         shutdown: shutdown.clone(),
     };
     let host = build(ctx).await.map_err(|e| chain(e.into().as_ref()))?;
-    if let ListenAddr::Tcp(_) = &addr {
+    let registration = matches!(addr, ListenAddr::Tcp(_)).then(|| {
         let endpoint = listener.local_addr().to_string();
-        crate::register::spawn(name, endpoint, listener.has_tls(), dir, shutdown.clone());
+        crate::register::spawn(name, endpoint, listener.has_tls(), dir, shutdown.clone())
+    });
+    let served = host.serve(listener, shutdown).await;
+    if let Some(task) = registration {
+        if served.is_ok() {
+            // Stopped by shutdown: let the deregistration out before the runtime stops (the
+            // task bounds it by DEREGISTER_TIMEOUT; so does this, in case it is stuck).
+            let _ = tokio::time::timeout(crate::register::DEREGISTER_TIMEOUT, task).await;
+        } else {
+            task.abort();
+        }
     }
-    host.serve(listener, shutdown)
-        .await
-        .map_err(|e: HostError| chain(&e))
+    served.map_err(|e: HostError| chain(&e))
 }
 
 /// Parses `--max-connections`: a whole number of at least 1.

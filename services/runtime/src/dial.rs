@@ -1,5 +1,8 @@
 //! Connecting to plugins: by endpoint, or by name through the discovery service (when one runs)
-//! and the plugins directory.
+//! and the plugins directory. A name may have several replicas (TCP plugins registered under
+//! one name); [`dial`] tries them in turn (the private `replicas` module).
+
+mod replicas;
 
 use crate::listen::ListenAddr;
 use crate::plugins_dir;
@@ -10,6 +13,9 @@ use infrakit_spi::discovery::v1::{ListRequest, LookupRequest, Source};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint, Uri};
+
+use replicas::connect_first;
+pub use replicas::{Replica, Tried};
 
 /// The name under which the discovery service listens in the plugins directory.
 pub const DISCOVERY_NAME: &str = "discovery";
@@ -65,6 +71,27 @@ pub enum DialError {
         /// Why, in words.
         cause: String,
     },
+    /// None of the replicas of a name accepted a connection.
+    #[error("{}", no_replica_message(name, tried))]
+    NoReplica {
+        /// The plugin name.
+        name: String,
+        /// Each endpoint tried, in order, with why it failed.
+        tried: Vec<Tried>,
+    },
+}
+
+fn no_replica_message(name: &str, tried: &[Tried]) -> String {
+    if tried.is_empty() {
+        return format!(
+            "plugin {name:?} has no endpoint to connect to (is it registered? see `ikctl plugin ls`)"
+        );
+    }
+    format!(
+        "cannot connect to any of the {} replicas of plugin {name:?}, tried in turn: {}; start one of them (`ikctl plugin ls` shows where each is registered)",
+        tried.len(),
+        replicas::list(tried)
+    )
 }
 
 fn not_found_message(name: &str, known: &[String], dir: &Path) -> String {
@@ -95,10 +122,32 @@ pub struct DialOptions {
 pub struct Resolved {
     /// The name as parsed.
     pub name: PluginName,
-    /// Where the plugin listens.
-    pub endpoint: ListenAddr,
-    /// Whether the endpoint needs TLS.
-    pub tls: bool,
+    /// Where the plugin can be reached, best first; never empty. A socket plugin and most TCP
+    /// plugins have one endpoint; replicas registered under one name have one each.
+    pub replicas: Vec<Replica>,
+}
+
+/// A plugin connected to by name.
+#[derive(Clone, Debug)]
+pub struct Dialled {
+    /// The name as parsed.
+    pub name: PluginName,
+    /// The replica connected to (the first that accepted a connection).
+    pub replica: Replica,
+    /// The connection.
+    pub channel: Channel,
+}
+
+impl Resolved {
+    fn socket(name: PluginName, socket: PathBuf) -> Self {
+        Self {
+            name,
+            replicas: vec![Replica {
+                endpoint: ListenAddr::Unix(socket),
+                tls: false,
+            }],
+        }
+    }
 }
 
 /// The connect timeout and HTTP/2 keepalive every plugin channel uses. Pings are sent only while
@@ -172,8 +221,8 @@ pub async fn serving(addr: &ListenAddr, tls: bool, opts: &DialOptions) -> bool {
         == Ok(tonic_health::pb::health_check_response::ServingStatus::Serving as i32)
 }
 
-/// Resolves a plugin name: through the discovery service when one is running in `dir`, else
-/// by its socket file in `dir`.
+/// Resolves a plugin name to its replicas: through the discovery service when one is running in
+/// `dir`, else by its socket file in `dir`.
 pub async fn resolve(name: &str, dir: &Path, opts: &DialOptions) -> Result<Resolved, DialError> {
     let parsed = PluginName::parse(name)?;
     let socket = plugins_dir::socket_path(dir, &parsed.lookup);
@@ -187,29 +236,40 @@ pub async fn resolve(name: &str, dir: &Path, opts: &DialOptions) -> Result<Resol
             .await
         {
             Ok(r) => {
-                if let Some(p) = r.into_inner().plugin {
-                    // A socket plugin is dialled in *our* view of the plugins directory:
-                    // discovery may see the same directory under another path (a container).
-                    let endpoint = if p.source == Source::SocketDir as i32 {
-                        ListenAddr::Unix(socket.clone())
-                    } else {
-                        ListenAddr::parse(&p.endpoint)?
-                    };
+                let r = r.into_inner();
+                // A discovery service that predates replicas sends `plugin` alone.
+                let entries = if r.replicas.is_empty() {
+                    r.plugin.into_iter().collect()
+                } else {
+                    r.replicas
+                };
+                let replicas = entries
+                    .into_iter()
+                    .map(|p| {
+                        // A socket plugin is dialled in *our* view of the plugins directory:
+                        // discovery may see the same directory under another path (a container).
+                        let endpoint = if p.source == Source::SocketDir as i32 {
+                            ListenAddr::Unix(socket.clone())
+                        } else {
+                            ListenAddr::parse(&p.endpoint)?
+                        };
+                        Ok(Replica {
+                            endpoint,
+                            tls: p.tls,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, DialError>>()?;
+                if !replicas.is_empty() {
                     return Ok(Resolved {
                         name: parsed,
-                        endpoint,
-                        tls: p.tls,
+                        replicas,
                     });
                 }
             }
             Err(st) if st.code() == tonic::Code::NotFound => {
                 // Discovery may lag a plugin that just started: the directory decides.
                 if socket_exists(&socket) {
-                    return Ok(Resolved {
-                        name: parsed,
-                        endpoint: ListenAddr::Unix(socket),
-                        tls: false,
-                    });
+                    return Ok(Resolved::socket(parsed, socket));
                 }
                 let known = disco
                     .list(ListRequest {})
@@ -228,11 +288,7 @@ pub async fn resolve(name: &str, dir: &Path, opts: &DialOptions) -> Result<Resol
         }
     }
     if socket_exists(&socket) {
-        return Ok(Resolved {
-            name: parsed,
-            endpoint: ListenAddr::Unix(socket),
-            tls: false,
-        });
+        return Ok(Resolved::socket(parsed, socket));
     }
     Err(DialError::NotFound {
         name: parsed.lookup,
@@ -241,15 +297,17 @@ pub async fn resolve(name: &str, dir: &Path, opts: &DialOptions) -> Result<Resol
     })
 }
 
-/// Resolves and connects in one step.
-pub async fn dial(
-    name: &str,
-    dir: &Path,
-    opts: &DialOptions,
-) -> Result<(Resolved, Channel), DialError> {
+/// Resolves and connects in one step, to the first replica that accepts a connection: a
+/// replica that refuses (or does not answer within [`CONNECT_TIMEOUT`]) is skipped for the next,
+/// and when none accepts, the error names every endpoint tried.
+pub async fn dial(name: &str, dir: &Path, opts: &DialOptions) -> Result<Dialled, DialError> {
     let r = resolve(name, dir, opts).await?;
-    let ch = connect(&r.endpoint, r.tls, opts).await?;
-    Ok((r, ch))
+    let (replica, channel) = connect_first(&r.name.lookup, &r.replicas, opts).await?;
+    Ok(Dialled {
+        name: r.name,
+        replica,
+        channel,
+    })
 }
 
 /// A client of the discovery service in `dir`, if one answers.

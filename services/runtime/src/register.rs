@@ -1,14 +1,22 @@
 //! Keeping a TCP plugin registered with the discovery service: register, renew the lease at a
-//! third of its TTL, deregister on shutdown.
+//! third of its TTL, deregister on shutdown. A registration is one endpoint of a name: replicas
+//! of one service register the same name from their own endpoints, and each removes only its
+//! own when it stops.
 
 use crate::dial::{DialOptions, discovery};
 use crate::shutdown::Shutdown;
 use infrakit_spi::discovery::v1::{DeregisterRequest, RegisterRequest};
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 
 /// The lease requested by plugins, in seconds, unless `INFRAKIT_REGISTER_TTL` says otherwise.
 pub const LEASE_SECONDS: u32 = 15;
+
+/// How long a stopping plugin waits for discovery to take its registration back. Without the
+/// wait the process would exit before the request is sent, and clients would keep being offered
+/// a dead endpoint until its lease runs out; with no answer in this time, the lease does it.
+pub const DEREGISTER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The lease to ask for: `INFRAKIT_REGISTER_TTL` (seconds, at least 1) or [`LEASE_SECONDS`].
 pub fn lease_seconds() -> u32 {
@@ -20,8 +28,16 @@ pub fn lease_seconds() -> u32 {
 }
 
 /// Spawns the registration loop for a TCP plugin named `name` reachable at `endpoint`
-/// (`tcp://host:port`). It retries quietly while no discovery service runs in `dir`.
-pub fn spawn(name: String, endpoint: String, tls: bool, dir: PathBuf, shutdown: Shutdown) {
+/// (`tcp://host:port`). It retries quietly while no discovery service runs in `dir`. When
+/// `shutdown` starts, the task deregisters (within [`DEREGISTER_TIMEOUT`]) and ends: a stopping
+/// process awaits the handle before it exits.
+pub fn spawn(
+    name: String,
+    endpoint: String,
+    tls: bool,
+    dir: PathBuf,
+    shutdown: Shutdown,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let opts = DialOptions::default();
         let mut registered = false;
@@ -52,8 +68,14 @@ pub fn spawn(name: String, endpoint: String, tls: bool, dir: PathBuf, shutdown: 
                 () = tokio::time::sleep(renew) => {}
             }
         }
-        if registered && let Some(mut d) = discovery(&dir, &opts).await {
-            let _ = d.deregister(DeregisterRequest { name }).await;
+        if registered {
+            let _ = tokio::time::timeout(DEREGISTER_TIMEOUT, async {
+                if let Some(mut d) = discovery(&dir, &opts).await {
+                    // Our endpoint only: the other replicas of the name keep serving.
+                    let _ = d.deregister(DeregisterRequest { name, endpoint }).await;
+                }
+            })
+            .await;
         }
-    });
+    })
 }
