@@ -9,6 +9,7 @@
 mod support;
 
 mod compose;
+mod compose_ha;
 mod discovery;
 mod file_plugin;
 mod group;

@@ -1,6 +1,6 @@
 //! The README's commands, run as written: the quickstart, the seed-demo tutorial, and every
 //! block marked `<!-- NAME:begin -->` that needs no Docker, Terraform, Vagrant or ZooKeeper
-//! (those run in their plugins' own tests, and the compose block in `compose.rs`).
+//! (those run in their plugins' own tests, and the compose blocks in `compose.rs` and `compose_ha.rs`).
 
 use crate::support::*;
 use std::path::Path;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs etcd for the tests of the group controller's etcd store (idempotent): Debian's
 # `etcd-server` (3.4; no service is started by the tests, they run `etcd` themselves on loopback
-# ports with temporary data directories) and `etcd-client` (etcdctl, to look at the keys).
+# ports with temporary data directories) and `etcd-client` (etcdctl, to look at the keys). Both
+# binaries are also what deploy/build-etcd-image.sh copies into the image of the HA deployment.
 set -euo pipefail
 if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
