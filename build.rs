@@ -21,8 +21,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // tonic-prost-build does not emit rerun-if-changed itself.
     println!("cargo:rerun-if-changed=proto/infrakit");
     println!("cargo:rerun-if-changed=proto/etcd");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // Only paths that exist: a missing one makes cargo run this script on every build (a git
+    // worktree has a `.git` file, a source tarball none).
+    for git in [".git/HEAD", ".git/refs/heads"] {
+        if std::path::Path::new(git).exists() {
+            println!("cargo:rerun-if-changed={git}");
+        }
+    }
     let fds = protox::compile(PROTOS, ["proto"])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("infrakit_descriptor.bin"), fds.encode_to_vec())?;
