@@ -47,19 +47,10 @@ fn the_compose_deployment_heals_resumes_rolls_and_leaves_nothing_behind() {
         .env_remove("INFRAKIT_PLUGINS_DIR"));
     let text = stdout(&out);
     if !out.status.success() {
-        let compose = |args: &[&str]| {
-            let mut all = vec!["-f", "deploy/docker-compose.yml", "-p", "infrakit"];
-            all.extend_from_slice(args);
-            let o = run(Command::new("docker-compose")
-                .args(&all)
-                .current_dir(repo()));
-            format!("{}{}", stdout(&o), stderr(&o))
-        };
         panic!(
-            "the compose commands failed:\n{text}\n{}\n--- docker-compose ps ---\n{}\n--- logs ---\n{}",
+            "the compose commands failed:\n{text}\n{}\n{}",
             stderr(&out),
-            compose(&["ps"]),
-            compose(&["logs", "--tail=30"])
+            compose_state("deploy/docker-compose.yml", "infrakit")
         );
     }
     for name in [

@@ -53,20 +53,11 @@ fn a_killed_controller_s_group_is_taken_over_healed_and_rolled_and_nothing_is_le
         .env_remove("INFRAKIT_PLUGINS_DIR"));
     let text = stdout(&out);
     if !out.status.success() {
-        let compose = |args: &[&str]| {
-            let mut all = vec!["-f", FILE, "-p", PROJECT];
-            all.extend_from_slice(args);
-            let o = run(Command::new("docker-compose")
-                .args(&all)
-                .current_dir(repo()));
-            format!("{}{}", stdout(&o), stderr(&o))
-        };
         panic!(
-            "the compose HA commands failed ({:?}):\n{text}\n{}\n--- docker-compose ps ---\n{}\n--- logs ---\n{}",
+            "the compose HA commands failed ({:?}):\n{text}\n{}\n{}",
             out.status,
             stderr(&out),
-            compose(&["ps"]),
-            compose(&["logs", "--tail=40"])
+            compose_state(FILE, PROJECT)
         );
     }
     for name in [

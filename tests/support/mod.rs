@@ -340,3 +340,20 @@ pub fn instance_files(dir: &Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// `docker-compose ps` and the last log lines of a deployment, for a failure message.
+pub fn compose_state(file: &str, project: &str) -> String {
+    let compose = |args: &[&str]| {
+        let mut all = vec!["-f", file, "-p", project];
+        all.extend_from_slice(args);
+        let o = run(Command::new("docker-compose")
+            .args(&all)
+            .current_dir(repo()));
+        format!("{}{}", stdout(&o), stderr(&o))
+    };
+    format!(
+        "--- docker-compose ps ---\n{}\n--- logs ---\n{}",
+        compose(&["ps"]),
+        compose(&["logs", "--tail=40"])
+    )
+}

@@ -675,35 +675,7 @@ fn any_controller_answers_for_any_group_and_relays_changes_to_its_owner() {
 fn controllers_reach_etcd_over_tls_with_a_client_certificate() {
     let mut mesh = Mesh::new("ikhat");
     let dir = mesh.join("tls");
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "infrakit-test-ca");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, &ca_key);
-    let issue = |names: Vec<String>| {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(names.clone()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, names[0].as_str());
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (server_cert, server_key) = issue(vec!["localhost".into(), "127.0.0.1".into()]);
-    let (client_cert, client_key) = issue(vec!["controller".into()]);
-    for (f, body) in [
-        ("ca.pem", ca.pem()),
-        ("server.pem", server_cert),
-        ("server.key", server_key),
-        ("cert.pem", client_cert),
-        ("key.pem", client_key),
-    ] {
-        std::fs::write(dir.join(f), body).unwrap();
-    }
+    infrakit_testkit::write_test_pki(&dir, &["localhost", "127.0.0.1"]);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

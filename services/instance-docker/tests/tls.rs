@@ -54,37 +54,8 @@ fn a_tls_engine_is_reached_with_the_docker_tls_options() {
     };
     let image = env.build_image("busybox", "1", true);
     let dir = env.join("tls");
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    // Distinct subjects: OpenSSL takes a leaf whose subject equals its issuer for self-signed.
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "infrakit-test-ca");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, &ca_key);
-    let issue = |names: Vec<String>| {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(names.clone()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, names[0].as_str());
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (server_cert, server_key) = issue(vec!["localhost".into()]);
-    let (client_cert, client_key) = issue(vec!["client".into()]);
-    for (f, body) in [
-        ("ca.pem", ca.pem()),
-        ("server.pem", server_cert),
-        ("server.key", server_key),
-        ("cert.pem", client_cert),
-        ("key.pem", client_key),
-        ("proxy.py", PROXY.to_string()),
-    ] {
-        std::fs::write(dir.join(f), body).unwrap();
-    }
+    infrakit_testkit::write_test_pki(&dir, &["localhost"]);
+    std::fs::write(dir.join("proxy.py"), PROXY).unwrap();
     let engine_socket = std::env::var("DOCKER_HOST")
         .ok()
         .and_then(|h| h.strip_prefix("unix://").map(str::to_string))

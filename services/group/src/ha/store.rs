@@ -47,6 +47,21 @@ impl EtcdStore {
         self.refused.load(Ordering::Relaxed)
     }
 
+    /// Applies `ops` if this controller still owns group `id` under `epoch`.
+    async fn as_owner(&self, id: &str, epoch: u64, ops: Vec<RequestOp>) -> Result<(), String> {
+        let txn = TxnRequest {
+            compare: vec![created_at(self.keys.owner(id), epoch_of(epoch))],
+            success: ops,
+            failure: Vec::new(),
+        };
+        let r = self.etcd.txn(txn).await.map_err(|e| e.to_string())?;
+        if r.succeeded {
+            Ok(())
+        } else {
+            Err(self.fenced(id, epoch))
+        }
+    }
+
     fn fenced(&self, id: &str, epoch: u64) -> String {
         self.refused.fetch_add(1, Ordering::Relaxed);
         let message = format!(
@@ -184,40 +199,22 @@ impl StorePort for EtcdStore {
         let id = id.to_string();
         Box::pin(async move {
             let value = super::record::encode(&id, &record)?;
-            let txn = TxnRequest {
-                compare: vec![created_at(self.keys.owner(&id), epoch_of(epoch))],
-                success: vec![put(self.keys.group(&id), value, 0)],
-                failure: Vec::new(),
-            };
-            let r = self.etcd.txn(txn).await.map_err(|e| e.to_string())?;
-            if r.succeeded {
-                Ok(())
-            } else {
-                Err(self.fenced(&id, epoch))
-            }
+            self.as_owner(&id, epoch, vec![put(self.keys.group(&id), value, 0)])
+                .await
         })
     }
 
     fn remove(&self, id: &str, epoch: u64) -> BoxFuture<'_, Result<(), String>> {
         let id = id.to_string();
         Box::pin(async move {
-            let txn = TxnRequest {
-                compare: vec![created_at(self.keys.owner(&id), epoch_of(epoch))],
-                // Orders stay: the one being carried out (FreeGroup) is answered after this,
-                // and each sender removes its own.
-                success: vec![
-                    delete(self.keys.group(&id)),
-                    delete(self.keys.status(&id)),
-                    delete(self.keys.owner(&id)),
-                ],
-                failure: Vec::new(),
-            };
-            let r = self.etcd.txn(txn).await.map_err(|e| e.to_string())?;
-            if r.succeeded {
-                Ok(())
-            } else {
-                Err(self.fenced(&id, epoch))
-            }
+            // Orders stay: the one being carried out (FreeGroup) is answered after this, and
+            // each sender removes its own.
+            let ops = vec![
+                delete(self.keys.group(&id)),
+                delete(self.keys.status(&id)),
+                delete(self.keys.owner(&id)),
+            ];
+            self.as_owner(&id, epoch, ops).await
         })
     }
 }
