@@ -118,6 +118,21 @@ pub(crate) fn key_of(action: &Action) -> OpKey {
     }
 }
 
+/// What a call refused by [`if_may_act`] answers.
+const DEPOSED: &str = "this controller may not act now: its claim on the group may have lapsed (etcd lease not renewed in time); the group's owner carries on";
+
+/// Runs a mutating plugin call only while this controller may act (see
+/// [`crate::ports::StorePort::may_act`]); the call is not sent otherwise.
+async fn if_may_act<T>(
+    ports: &Ports,
+    call: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    if !ports.store.may_act() {
+        return Err(tonic::Status::failed_precondition(DEPOSED));
+    }
+    call.await
+}
+
 /// Carries out one operation.
 pub(crate) async fn run(ports: Ports, shared: Arc<Shared>, op: Op) -> Done {
     let key = op.key();
@@ -158,11 +173,11 @@ pub(crate) async fn run(ports: Ports, shared: Arc<Shared>, op: Op) -> Done {
         Action::Label { id, tags, .. } => {
             let name = &shared.spec.instance().plugin;
             let labels = tags.into_iter().collect();
-            match ports
-                .instance
-                .label(name, id.clone(), labels, shared.fence.clone(), CALL_TIMEOUT)
-                .await
-            {
+            let call =
+                ports
+                    .instance
+                    .label(name, id.clone(), labels, shared.fence.clone(), CALL_TIMEOUT);
+            match if_may_act(&ports, call).await {
                 Ok(()) => (Outcome::Labelled { id }, EventKind::Labelled, reason, None),
                 Err(st) => {
                     let error = format!("Instance.Label: {}", st.message());
@@ -245,11 +260,10 @@ async fn provision(
     prepared.logical_id = logical_id.clone();
     let described_tags = prepared.tags.clone();
     let name = &spec.instance().plugin;
-    match ports
+    let call = ports
         .instance
-        .provision(name, prepared, shared.fence.clone(), CALL_TIMEOUT)
-        .await
-    {
+        .provision(name, prepared, shared.fence.clone(), CALL_TIMEOUT);
+    match if_may_act(ports, call).await {
         Ok(id) => {
             // Ask at once, so a converging group needs no second round of health checks.
             let instance = InstanceDescription {
@@ -345,16 +359,14 @@ async fn destroy(ports: &Ports, shared: &Shared, listed: InstanceDescription, d:
         verdict = Some((id.clone(), v));
     }
     if d.drain != Drain::Skip {
-        let r = ports
-            .flavor
-            .drain(
-                flavor,
-                shared.flavor_properties.clone(),
-                listed,
-                shared.fence.clone(),
-                CALL_TIMEOUT,
-            )
-            .await;
+        let call = ports.flavor.drain(
+            flavor,
+            shared.flavor_properties.clone(),
+            listed,
+            shared.fence.clone(),
+            CALL_TIMEOUT,
+        );
+        let r = if_may_act(ports, call).await;
         if let Err(st) = r {
             let error = format!("Flavor.Drain: {}", st.message());
             if d.drain == Drain::BestEffort {
@@ -378,11 +390,10 @@ async fn destroy(ports: &Ports, shared: &Shared, listed: InstanceDescription, d:
         DestroyReason::RollingUpdate => SpiReason::RollingUpdate,
         DestroyReason::Heal => SpiReason::Heal,
     };
-    match ports
+    let call = ports
         .instance
-        .destroy(name, id.clone(), reason, shared.fence.clone(), CALL_TIMEOUT)
-        .await
-    {
+        .destroy(name, id.clone(), reason, shared.fence.clone(), CALL_TIMEOUT);
+    match if_may_act(ports, call).await {
         Ok(()) => destroyed(id, d.context, &d.reason),
         Err(st) if st.code() == Code::NotFound => destroyed(id, d.context, &d.reason),
         Err(st) => {

@@ -160,6 +160,13 @@ pub trait StorePort: Send + Sync + 'static {
     fn save(&self, id: &str, record: Record, epoch: u64) -> BoxFuture<'_, Result<(), String>>;
     /// Forgets a group. Removing a missing record succeeds.
     fn remove(&self, id: &str, epoch: u64) -> BoxFuture<'_, Result<(), String>>;
+    /// Whether this controller may call the plugins now. A store shared by several controllers
+    /// says no once its claims may have lapsed (the lease not renewed in time), at once, even
+    /// before the groups are released: a controller frozen and woken up must not send one more
+    /// call. Always yes without a coordinator.
+    fn may_act(&self) -> bool {
+        true
+    }
 }
 
 /// The controller's clock, in the planner's wall-clock [`Time`].

@@ -118,6 +118,7 @@ impl EtcdArgs {
             keys.clone(),
             name.clone(),
             session.clone(),
+            membership.act_until(),
         ));
         let manager = Manager::new(ports(store), config, ctx.shutdown.clone());
         let replica = Arc::new(Replica::new(etcd.clone(), keys.clone(), name.clone()));

@@ -19,6 +19,26 @@ use tokio_util::sync::CancellationToken;
 /// The lease this controller acts under: `None` while there is none (acting must stop).
 pub type Session = Option<i64>;
 
+/// Until when this controller may act (call plugins): a margin before its lease could expire
+/// in etcd; `None` without a lease. Read on every call, so a controller woken from a freeze
+/// stops before any task has run.
+#[derive(Clone, Debug, Default)]
+pub struct ActUntil(std::sync::Arc<std::sync::Mutex<Option<Instant>>>);
+
+impl ActUntil {
+    /// True while the lease is surely alive.
+    pub fn now(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| Instant::now() < t)
+    }
+
+    fn set(&self, until: Option<Instant>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = until;
+    }
+}
+
 /// Keeps the lease and the registration; publishes the session.
 pub struct Membership {
     etcd: Etcd,
@@ -26,6 +46,7 @@ pub struct Membership {
     name: String,
     ttl: Duration,
     session: watch::Sender<Session>,
+    act_until: ActUntil,
 }
 
 // === impl Membership ===
@@ -39,7 +60,18 @@ impl Membership {
             name,
             ttl: ttl.max(Duration::from_secs(2)),
             session: watch::channel(None).0,
+            act_until: ActUntil::default(),
         }
+    }
+
+    /// Until when this controller may act, as the lease is renewed.
+    pub fn act_until(&self) -> ActUntil {
+        self.act_until.clone()
+    }
+
+    /// Stop acting this long before the lease could have expired in etcd.
+    fn margin(&self) -> Duration {
+        (self.ttl / 5).min(Duration::from_secs(1))
     }
 
     /// The session, as it changes.
@@ -55,8 +87,10 @@ impl Membership {
                 Ok((lease, valid_until)) => {
                     backoff = Duration::from_millis(200);
                     tracing::info!(controller = %self.name, lease = format!("{lease:x}"), "joined the controllers in etcd");
+                    self.act_until.set(Some(valid_until - self.margin()));
                     self.session.send_replace(Some(lease));
                     let revoke = self.keep(lease, valid_until, &stop).await;
+                    self.act_until.set(None);
                     self.session.send_replace(None);
                     if revoke {
                         let _ = self.etcd.revoke(lease).await;
@@ -111,8 +145,7 @@ impl Membership {
     /// Renews `lease` every third of its TTL until it is lost (false) or `stop` (true).
     async fn keep(&self, lease: i64, mut valid_until: Instant, stop: &CancellationToken) -> bool {
         let every = self.ttl / 3;
-        // Stop acting this long before the lease could have expired in etcd.
-        let margin = (self.ttl / 5).min(Duration::from_secs(1));
+        let margin = self.margin();
         let mut stream = None;
         let mut next = Instant::now() + every;
         loop {
@@ -137,6 +170,7 @@ impl Membership {
             match renewed {
                 Ok(Ok(ttl)) if ttl > 0 => {
                     valid_until = sent + Duration::from_secs(u64::try_from(ttl).unwrap_or(0));
+                    self.act_until.set(Some(valid_until - margin));
                     next = sent + every;
                 }
                 Ok(Ok(_)) => {

@@ -10,7 +10,7 @@
 
 use super::client::Etcd;
 use super::keys::Keys;
-use super::lease::Session;
+use super::lease::{ActUntil, Session};
 use crate::ports::{BoxFuture, Record, StorePort};
 use infrakit_spi::etcd::etcdserverpb::{
     Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, compare,
@@ -25,6 +25,7 @@ pub struct EtcdStore {
     keys: Keys,
     name: String,
     session: watch::Receiver<Session>,
+    act_until: ActUntil,
     refused: AtomicU64,
 }
 
@@ -32,12 +33,19 @@ pub struct EtcdStore {
 
 impl EtcdStore {
     /// The store of controller `name`, creating groups under the lease of `session`.
-    pub fn new(etcd: Etcd, keys: Keys, name: String, session: watch::Receiver<Session>) -> Self {
+    pub fn new(
+        etcd: Etcd,
+        keys: Keys,
+        name: String,
+        session: watch::Receiver<Session>,
+        act_until: ActUntil,
+    ) -> Self {
         Self {
             etcd,
             keys,
             name,
             session,
+            act_until,
             refused: AtomicU64::new(0),
         }
     }
@@ -202,6 +210,10 @@ impl StorePort for EtcdStore {
             self.as_owner(&id, epoch, vec![put(self.keys.group(&id), value, 0)])
                 .await
         })
+    }
+
+    fn may_act(&self) -> bool {
+        self.act_until.now()
     }
 
     fn remove(&self, id: &str, epoch: u64) -> BoxFuture<'_, Result<(), String>> {

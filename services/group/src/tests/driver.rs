@@ -321,6 +321,40 @@ async fn nothing_is_done_while_the_state_cannot_be_stored() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_controller_whose_claims_lapsed_sends_no_mutating_call() {
+    let (rig, mgr, _s) = converged_group(3).await;
+    let calls_before = rig.cloud.calls().len();
+    rig.store.deposed.store(true, Ordering::SeqCst);
+    rig.cloud.kill(&rig.cloud.ids()[0]);
+    mgr.commit(&spec("g", cattle(5, json!({}))), false)
+        .await
+        .unwrap();
+    sleep(10.0).await;
+    let mutating: Vec<_> = rig.cloud.calls()[calls_before..]
+        .iter()
+        .filter(|(_, c)| {
+            matches!(
+                c,
+                Call::Provision { .. }
+                    | Call::Destroy { .. }
+                    | Call::Label { .. }
+                    | Call::Drain { .. }
+            )
+        })
+        .cloned()
+        .collect();
+    assert!(
+        mutating.is_empty(),
+        "calls sent while deposed: {mutating:?}"
+    );
+    rig.store.deposed.store(false, Ordering::SeqCst);
+    eventually(30, "acting again once the claims are valid", || {
+        rig.cloud.count() == 5
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_paused_group_does_nothing_until_resumed() {
     let (rig, mgr, _s) = converged_group(3).await;
     mgr.pause("g", "alice@host", "maintenance").await.unwrap();

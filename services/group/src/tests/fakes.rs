@@ -409,6 +409,8 @@ pub(crate) struct MemStore {
     pub records: Mutex<BTreeMap<String, Record>>,
     pub down: AtomicBool,
     pub saves: AtomicU64,
+    /// The controller's claims have lapsed (a shared store's `may_act` says no).
+    pub deposed: AtomicBool,
 }
 
 // === impl MemStore ===
@@ -424,6 +426,10 @@ impl MemStore {
 }
 
 impl StorePort for MemStore {
+    fn may_act(&self) -> bool {
+        !self.deposed.load(Ordering::SeqCst)
+    }
+
     fn load_all(&self) -> BoxFuture<'_, Result<Vec<(String, Record)>, String>> {
         Box::pin(async {
             Ok(self
