@@ -36,5 +36,5 @@ ENTRYPOINT ["/usr/bin/etcd", "--data-dir", "/var/lib/etcd"]
 EOF
 echo "==> docker build infrakit/etcd:latest"
 DOCKER_BUILDKIT=0 docker build --quiet -t infrakit/etcd:latest "$ctx" >/dev/null 2>"$ctx/build.log" || { cat "$ctx/build.log" >&2; exit 1; }
-docker run --rm infrakit/etcd:latest --version | head -1
+docker run --rm infrakit/etcd:latest --version | sed -n 1p   # sed reads it all: no broken pipe under pipefail
 docker image inspect -f '{{.Size}}' infrakit/etcd:latest | awk '{printf "infrakit/etcd:latest is %.1f MB\n", $1/1000000}'

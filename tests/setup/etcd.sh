@@ -17,4 +17,4 @@ if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
     $sudo systemctl disable --now etcd || true
   fi
 fi
-etcd --version | head -1
+etcd --version | sed -n 1p   # sed reads it all: no broken pipe under pipefail
