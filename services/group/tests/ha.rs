@@ -497,7 +497,7 @@ fn without_an_etcd_quorum_nothing_acts_and_with_it_back_everything_resumes() {
     // Within one lease TTL (and a margin for the check) both controllers stop managing it.
     eventually(
         "both controllers stopped acting",
-        Duration::from_secs(TTL_SECS + 3),
+        Duration::from_secs(TTL_SECS + 5),
         Duration::from_millis(50),
         || {
             (0..2).all(|n| {
