@@ -126,34 +126,24 @@ impl Group for GroupService {
         req: Request<CommitGroupRequest>,
     ) -> Result<Response<CommitGroupResponse>, Status> {
         let req = req.into_inner();
-        let spec = req.spec.ok_or_else(|| {
-            Status::invalid_argument("$.spec: is missing (fix: send a group spec)")
-        })?;
+        let Some(spec) = &req.spec else {
+            return Err(Status::invalid_argument(
+                "$.spec: is missing (fix: send a group spec)",
+            ));
+        };
         let id = spec.id.clone();
         if let Some(r) = self.elsewhere(&id)
             && r.exists(&id).await?
         {
-            let relayed = CommitGroupRequest {
-                spec: Some(spec),
-                pretend: req.pretend,
-            };
-            return r
-                .relay(&id, "CommitGroup", &relayed)
-                .await
-                .map(Response::new);
+            return r.relay(&id, "CommitGroup", &req).await.map(Response::new);
         }
-        let plan = self.mgr.commit(&spec, req.pretend).await;
-        let plan = match (plan, self.elsewhere(&id)) {
+        let plan = match (
+            self.mgr.commit(spec, req.pretend).await,
+            self.elsewhere(&id),
+        ) {
             // Created by another controller meanwhile: send it there.
             (Err(crate::error::GroupError::Persist { .. }), Some(r)) if r.exists(&id).await? => {
-                let relayed = CommitGroupRequest {
-                    spec: Some(spec),
-                    pretend: req.pretend,
-                };
-                return r
-                    .relay(&id, "CommitGroup", &relayed)
-                    .await
-                    .map(Response::new);
+                return r.relay(&id, "CommitGroup", &req).await.map(Response::new);
             }
             (p, _) => p.map_err(Status::from)?,
         };

@@ -134,11 +134,6 @@ impl Etcd {
         })
     }
 
-    /// The deadline of each unary call.
-    pub fn timeout(&self) -> Duration {
-        self.inner.timeout
-    }
-
     /// Runs `call` on the current member, then on each other one while the failure says the
     /// member could not answer (unreachable, no leader, deadline).
     async fn each_member<T, F, Fut>(&self, what: &str, call: F) -> Result<T, EtcdError>
@@ -313,8 +308,13 @@ impl Etcd {
         Ok(Watch { _tx: tx, responses })
     }
 
-    /// Moves on from member `at` after a failed stream.
-    pub fn next_member(&self, at: usize) {
+    /// Moves on from the current member after one of its streams failed.
+    pub fn move_on(&self) {
+        self.next_member(self.current_member());
+    }
+
+    /// Moves on from member `at` (unless another call already did).
+    fn next_member(&self, at: usize) {
         let n = self.inner.channels.len();
         let _ = self.inner.current.compare_exchange(
             at,
@@ -325,7 +325,7 @@ impl Etcd {
     }
 
     /// The member streams are opened on now.
-    pub fn current_member(&self) -> usize {
+    fn current_member(&self) -> usize {
         self.inner.current.load(Ordering::Relaxed) % self.inner.channels.len()
     }
 }

@@ -128,9 +128,6 @@ impl Coordinator {
             if let Err(e) = self.follow(lease, stop).await {
                 tracing::warn!(controller = %self.name, error = %e, "lost the view of etcd; reading it again");
             }
-            if stop.is_cancelled() {
-                return;
-            }
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(Duration::from_millis(200)) => {}
@@ -190,7 +187,7 @@ impl Coordinator {
                     }
                     Ok(None) => return Err("the watch ended".into()),
                     Err(e) => {
-                        self.etcd.next_member(self.etcd.current_member());
+                        self.etcd.move_on();
                         return Err(e.to_string());
                     }
                 },

@@ -179,13 +179,13 @@ impl Membership {
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(controller = %self.name, error = %e, "cannot renew the etcd lease; trying another member");
-                    self.etcd.next_member(self.etcd.current_member());
+                    self.etcd.move_on();
                     stream = None;
                     next = Instant::now() + Duration::from_millis(100);
                 }
                 Err(_) => {
                     tracing::warn!(controller = %self.name, "no answer to a lease renewal; trying another member");
-                    self.etcd.next_member(self.etcd.current_member());
+                    self.etcd.move_on();
                     stream = None;
                     next = Instant::now();
                 }

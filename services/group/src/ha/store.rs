@@ -16,7 +16,6 @@ use infrakit_spi::etcd::etcdserverpb::{
     Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, compare,
     request_op, response_op,
 };
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::watch;
 
 /// Group records in etcd.
@@ -26,7 +25,6 @@ pub struct EtcdStore {
     name: String,
     session: watch::Receiver<Session>,
     act_until: ActUntil,
-    refused: AtomicU64,
 }
 
 // === impl EtcdStore ===
@@ -46,13 +44,7 @@ impl EtcdStore {
             name,
             session,
             act_until,
-            refused: AtomicU64::new(0),
         }
-    }
-
-    /// How many writes the owner guard refused (this controller had lost the group).
-    pub fn refused(&self) -> u64 {
-        self.refused.load(Ordering::Relaxed)
     }
 
     /// Applies `ops` if this controller still owns group `id` under `epoch`.
@@ -71,7 +63,6 @@ impl EtcdStore {
     }
 
     fn fenced(&self, id: &str, epoch: u64) -> String {
-        self.refused.fetch_add(1, Ordering::Relaxed);
         let message = format!(
             "controller {} no longer owns group {id:?} (its epoch {epoch} is over: the group was claimed again or the lease expired); the write was refused",
             self.name
