@@ -76,10 +76,7 @@ impl World {
     /// killed controller stays registered and clients have to get past it. Returns its index
     /// and endpoint.
     fn start_tcp_controller(&mut self, n: usize) -> (usize, String) {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
+        let port = infrakit_testkit::free_port();
         let endpoint = format!("tcp://127.0.0.1:{port}");
         let name = format!("ctl-{n}");
         let log = self.mesh.join(&format!("{name}.log"));
@@ -676,16 +673,8 @@ fn controllers_reach_etcd_over_tls_with_a_client_certificate() {
     let mut mesh = Mesh::new("ikhat");
     let dir = mesh.join("tls");
     infrakit_testkit::write_test_pki(&dir, &["localhost", "127.0.0.1"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let peer = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = infrakit_testkit::free_port();
+    let peer = infrakit_testkit::free_port();
     let url = format!("https://127.0.0.1:{port}");
     let log = std::fs::File::create(dir.join("etcd.log")).unwrap();
     let child = std::process::Command::new("etcd")

@@ -6,7 +6,6 @@ use crate::proc::Proc;
 use crate::procfs;
 use crate::wait::eventually;
 use rustix::process::Signal;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -30,8 +29,8 @@ impl EtcdCluster {
         let members: Vec<Member> = (0..n)
             .map(|i| Member {
                 name: format!("m{i}"),
-                client: free_port(),
-                peer: free_port(),
+                client: crate::free_port(),
+                peer: crate::free_port(),
                 proc: None,
             })
             .collect();
@@ -187,12 +186,4 @@ impl Drop for EtcdCluster {
             }
         }
     }
-}
-
-/// A loopback port nobody listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }

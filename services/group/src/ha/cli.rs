@@ -119,6 +119,7 @@ impl EtcdArgs {
             name.clone(),
             session.clone(),
             membership.act_until(),
+            self.lease_ttl,
         ));
         let manager = Manager::new(ports(store), config, ctx.shutdown.clone());
         let replica = Arc::new(Replica::new(etcd.clone(), keys.clone(), name.clone()));

@@ -16,6 +16,7 @@ use infrakit_spi::etcd::etcdserverpb::{
     Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, compare,
     request_op, response_op,
 };
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// Group records in etcd.
@@ -25,18 +26,21 @@ pub struct EtcdStore {
     name: String,
     session: watch::Receiver<Session>,
     act_until: ActUntil,
+    join_wait: Duration,
 }
 
 // === impl EtcdStore ===
 
 impl EtcdStore {
-    /// The store of controller `name`, creating groups under the lease of `session`.
+    /// The store of controller `name`, creating groups under the lease of `session`; a
+    /// group created while the controller is joining waits for the lease up to `join_wait`.
     pub fn new(
         etcd: Etcd,
         keys: Keys,
         name: String,
         session: watch::Receiver<Session>,
         act_until: ActUntil,
+        join_wait: Duration,
     ) -> Self {
         Self {
             etcd,
@@ -44,6 +48,18 @@ impl EtcdStore {
             name,
             session,
             act_until,
+            join_wait,
+        }
+    }
+
+    /// The lease to create groups under, waiting up to `join_wait` for one (a controller just
+    /// started, or renewing its lease after an etcd hiccup, has none for a moment).
+    async fn lease(&self) -> Option<i64> {
+        let mut session = self.session.clone();
+        let joined = session.wait_for(Option::is_some);
+        match tokio::time::timeout(self.join_wait, joined).await {
+            Ok(Ok(lease)) => *lease,
+            _ => None,
         }
     }
 
@@ -155,10 +171,10 @@ impl StorePort for EtcdStore {
     fn create(&self, id: &str, record: Record) -> BoxFuture<'_, Result<u64, String>> {
         let id = id.to_string();
         Box::pin(async move {
-            let Some(lease) = *self.session.borrow() else {
+            let Some(lease) = self.lease().await else {
                 return Err(format!(
-                    "controller {} is not connected to etcd, so it cannot create group {id:?}; try again when it is (or on another controller)",
-                    self.name
+                    "controller {} has not been connected to etcd for the last {:?}, so it cannot create group {id:?}; try again when it is (or on another controller)",
+                    self.name, self.join_wait
                 ));
             };
             let value = super::record::encode(&id, &record)?;
