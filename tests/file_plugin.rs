@@ -67,6 +67,7 @@ fn a_deleted_instance_file_is_reported_gone_to_watchers_at_once() {
             .watch_instances(WatchInstancesRequest {
                 r#type: String::new(),
                 tags: [("infrakit.group".to_string(), "g".to_string())].into(),
+                since_revision: 0,
             })
             .await
             .unwrap()

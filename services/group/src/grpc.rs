@@ -4,7 +4,7 @@
 //! the next call (which, for a name served by several replicas, connects to the first of them
 //! that accepts a connection).
 
-use crate::ports::{BoxFuture, ChangeStream, FlavorPort, InstancePort, Verdict};
+use crate::ports::{BoxFuture, Change, ChangeStream, FlavorPort, InstancePort, Listing, Verdict};
 use infrakit_group_core::Health;
 use infrakit_model::{PluginName, tags};
 use infrakit_runtime::dial::{DialError, DialOptions, dial};
@@ -16,8 +16,8 @@ use infrakit_spi::flavor::v1::{
 use infrakit_spi::instance::v1::instance_client::InstanceClient;
 use infrakit_spi::instance::v1::{
     DescribeInstancesRequest, DestroyReason, DestroyRequest, Fence, InstanceDescription,
-    InstanceSpec, LabelRequest, ProvisionRequest, ValidateRequest as InstanceValidate,
-    WatchInstancesRequest,
+    InstanceEvent, InstanceEventKind, InstanceSpec, LabelRequest, ProvisionRequest,
+    ValidateRequest as InstanceValidate, WatchInstancesRequest,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -151,7 +151,7 @@ impl InstancePort for GrpcPlugins {
         plugin: &PluginName,
         group: &str,
         timeout: Duration,
-    ) -> BoxFuture<'_, Result<Vec<InstanceDescription>, Status>> {
+    ) -> BoxFuture<'_, Result<Listing, Status>> {
         let plugin = plugin.clone();
         let req = DescribeInstancesRequest {
             r#type: subtype(&plugin),
@@ -161,7 +161,13 @@ impl InstancePort for GrpcPlugins {
         Box::pin(async move {
             let mut c = self.instance(&plugin).await?;
             let r = tokio::time::timeout(timeout, c.describe_instances(timed(req, timeout))).await;
-            let r = bounded(r, timeout, "DescribeInstances").map(|r| r.into_inner().instances);
+            let r = bounded(r, timeout, "DescribeInstances").map(|r| {
+                let r = r.into_inner();
+                Listing {
+                    instances: r.instances,
+                    revision: r.revision,
+                }
+            });
             self.checked(&plugin, r)
         })
     }
@@ -237,18 +243,38 @@ impl InstancePort for GrpcPlugins {
         &self,
         plugin: &PluginName,
         group: &str,
+        since: u64,
     ) -> BoxFuture<'_, Result<ChangeStream, Status>> {
         let plugin = plugin.clone();
         let req = WatchInstancesRequest {
             r#type: subtype(&plugin),
             tags: [(tags::GROUP.to_string(), group.to_string())].into(),
+            since_revision: since,
         };
         Box::pin(async move {
             let mut c = self.instance(&plugin).await?;
             let r = c.watch_instances(req).await;
             let s = self.checked(&plugin, r)?.into_inner();
-            Ok(Box::pin(s.map(|m| m.map(|_| ()))) as ChangeStream)
+            Ok(Box::pin(s.map(|m| m.map(change))) as ChangeStream)
         })
+    }
+}
+
+/// An event of WatchInstances as a change to the members (anything not understood, or an
+/// event without its instance, is a reason to list again).
+pub(crate) fn change(ev: InstanceEvent) -> Change {
+    let sequence = ev.sequence;
+    match (InstanceEventKind::try_from(ev.kind), ev.instance) {
+        (Ok(InstanceEventKind::Gone), Some(i)) => Change::Gone { sequence, id: i.id },
+        (
+            Ok(
+                InstanceEventKind::Created
+                | InstanceEventKind::TagsChanged
+                | InstanceEventKind::StateChanged,
+            ),
+            Some(instance),
+        ) => Change::Upsert { sequence, instance },
+        _ => Change::Resync,
     }
 }
 

@@ -13,10 +13,10 @@
 
 use crate::error::GroupError;
 use crate::events::Events;
-use crate::observer::{Observation, Observer};
+use crate::observer::{Inbox, Observation, Shared as SharedObservation, observe_once};
 use crate::ports::{Ports, Record};
 use crate::{convert, worker};
-use infrakit_group_core::{CommitPlan, GroupSpec, GroupState, Phase, Status, plan_commit};
+use infrakit_group_core::{CommitPlan, GroupSpec, GroupState, Phase, Status, Time, plan_commit};
 use infrakit_model::{Violation, Violations};
 use infrakit_runtime::Shutdown;
 use infrakit_runtime::status::violations_of;
@@ -75,7 +75,7 @@ pub(crate) struct Live {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct View {
     pub status: Option<Status>,
-    pub seen: Arc<Observation>,
+    pub seen: SharedObservation,
     pub phase: Option<Phase>,
     /// The latest observation failed: `seen` is as last seen.
     pub stale: bool,
@@ -99,6 +99,8 @@ pub(crate) struct GroupHandle {
     pub stopped: CancellationToken,
     /// Whether the instance plugin pushes changes for this group.
     pub watching: AtomicBool,
+    /// The changes it pushed, for the worker's next pass.
+    pub inbox: Mutex<Inbox>,
     /// This controller's ownership of the group (0 without a coordinator); set once, before
     /// the worker starts.
     epoch: AtomicU64,
@@ -122,10 +124,16 @@ impl GroupHandle {
             stop,
             stopped: CancellationToken::new(),
             watching: AtomicBool::new(false),
+            inbox: Mutex::default(),
             epoch: AtomicU64::new(0),
             version: AtomicU64::new(0),
             view: Mutex::default(),
         }
+    }
+
+    /// The changes the instance plugin pushed for this group.
+    pub(crate) fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// This controller's ownership of the group: stamped on plugin calls and store writes.
@@ -138,7 +146,7 @@ impl GroupHandle {
     pub(crate) fn publish(
         &self,
         status: &Status,
-        seen: Option<Arc<Observation>>,
+        seen: Option<SharedObservation>,
         paused: Option<&infrakit_group_core::PauseRecord>,
     ) {
         self.version.fetch_add(1, Ordering::Release);
@@ -410,6 +418,16 @@ impl Manager {
             .await
     }
 
+    /// The members of a managed group as its worker keeps them, when they are current and
+    /// from the instance plugin `spec` names: a commit is then planned without listing the
+    /// group again (its cost does not grow with the group).
+    async fn current_members(&self, spec: &GroupSpec) -> Option<SharedObservation> {
+        let g = self.get(spec.id()).ok()?;
+        let same_plugin = g.live.lock().await.spec.instance().plugin == spec.instance().plugin;
+        let view = g.view();
+        (same_plugin && view.status.is_some() && !view.stale).then_some(view.seen)
+    }
+
     /// Plans the edit against the group's current state and, unless `pretend`, stores and
     /// installs it.
     async fn install<F>(
@@ -422,17 +440,19 @@ impl Manager {
         F: Fn(GroupSpec) -> Edit,
     {
         let t = self.ports.clock.now();
-        let seen = Observer::default()
-            .observe(
-                &basis,
-                (&*self.ports.instance, &*self.ports.flavor),
-                t,
-                Duration::ZERO,
-                self.config.describe_timeout,
-            )
-            .await
-            .map_err(|e| GroupError::Unavailable(format!("cannot plan the commit: {e}")))?;
-        let obs = &seen.observed;
+        let seen = match self.current_members(&basis).await {
+            Some(current) => Members::Current(current),
+            None => Members::Listed(
+                observe_once(
+                    &basis,
+                    (&*self.ports.instance, &*self.ports.flavor),
+                    t,
+                    self.config.describe_timeout,
+                )
+                .await
+                .map_err(|e| GroupError::Unavailable(format!("cannot plan the commit: {e}")))?,
+            ),
+        };
         let id = basis.id().to_string();
         let edit = edit(basis);
         loop {
@@ -441,7 +461,7 @@ impl Manager {
                     return Err(GroupError::NotFound(id));
                 };
                 let new: &GroupSpec = new;
-                let plan = plan_commit(None, new, obs, t);
+                let plan = seen.plan(None, new, t);
                 if pretend {
                     return Ok(plan);
                 }
@@ -511,7 +531,7 @@ impl Manager {
                     (resized(&live.spec, size)?, ids.clone())
                 }
             };
-            let mut plan = plan_commit(Some((&live.spec, &live.state)), &new, obs, t);
+            let mut plan = seen.plan(Some((&live.spec, &live.state)), &new, t);
             if pretend {
                 return Ok(plan);
             }
@@ -622,7 +642,8 @@ impl Manager {
             true
         })
         .await?;
-        let remaining = u32::try_from(self.get(id)?.view().seen.len()).unwrap_or(u32::MAX);
+        let seen = self.get(id)?.view().seen;
+        let remaining = u32::try_from(read(&seen).len()).unwrap_or(u32::MAX);
         self.events.emit(
             id,
             EventKind::Destroying,
@@ -657,11 +678,13 @@ impl Manager {
         out.update = s.update.as_ref().map(convert::update);
         out.converged = s.phase == Phase::Converged;
         out.message = s.message.clone();
-        out.instances = convert::instances(&view.seen, &s.spec_hash);
+        let seen = read(&view.seen);
+        out.instances = convert::instances(&seen, &s.spec_hash);
         out.stale = view.stale;
-        if !view.seen.group.is_empty() {
-            out.observed_at = Some(convert::timestamp(view.seen.at));
+        if !seen.group.is_empty() {
+            out.observed_at = Some(convert::timestamp(seen.at));
         }
+        drop(seen);
         out.paused = view.paused.as_ref().map(|p| PauseInfo {
             by: p.by.clone(),
             since: Some(convert::timestamp(p.since)),
@@ -711,18 +734,14 @@ impl Manager {
         ids: &[String],
     ) -> Result<u32, GroupError> {
         let spec = self.cattle_spec(id).await?;
-        let seen = Observer::default()
-            .observe(
-                &spec,
-                (&*self.ports.instance, &*self.ports.flavor),
-                self.ports.clock.now(),
-                Duration::from_secs(3600),
-                self.config.describe_timeout,
-            )
-            .await
-            .map_err(|e| {
-                GroupError::Unavailable(format!("cannot list the group's members: {e}"))
-            })?;
+        let seen = observe_once(
+            &spec,
+            (&*self.ports.instance, &*self.ports.flavor),
+            self.ports.clock.now(),
+            self.config.describe_timeout,
+        )
+        .await
+        .map_err(|e| GroupError::Unavailable(format!("cannot list the group's members: {e}")))?;
         let members: std::collections::HashSet<&str> = seen
             .observed
             .instances
@@ -870,5 +889,35 @@ fn collect(err: Option<RpcStatus>, section: &str, bad: &mut Violations) {
             None => format!("{prefix} ({})", v.path),
         };
         bad.0.push(Violation::new(path, v.problem, v.fix));
+    }
+}
+
+/// The observation, to read (a panic elsewhere while it was written leaves it readable: it is
+/// replaced or corrected by the next pass).
+fn read(seen: &SharedObservation) -> std::sync::RwLockReadGuard<'_, Observation> {
+    seen.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The members a commit is planned against.
+enum Members {
+    /// The group's worker keeps them current.
+    Current(SharedObservation),
+    /// Listed for this commit.
+    Listed(Observation),
+}
+
+// === impl Members ===
+
+impl Members {
+    fn plan(
+        &self,
+        old: Option<(&GroupSpec, &GroupState)>,
+        new: &GroupSpec,
+        now: Time,
+    ) -> CommitPlan {
+        match self {
+            Members::Current(seen) => plan_commit(old, new, &read(seen).observed, now),
+            Members::Listed(seen) => plan_commit(old, new, &seen.observed, now),
+        }
     }
 }

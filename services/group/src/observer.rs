@@ -1,15 +1,28 @@
-//! The complete observation of a group: its tagged instances from the instance plugin, with the
-//! flavor's health verdict for each. A failed or timed-out listing is an error, never "no
-//! instances" (that would make the planner provision duplicates).
+//! The observation of a group, kept current: its tagged instances from the instance plugin,
+//! with the flavor's health verdict for each.
 //!
-//! Health is asked at most once per health interval per instance (and at once for a new
-//! instance); verdicts and first-seen times are remembered across observations.
+//! Like Kubernetes' list-and-watch: the members are listed (DescribeInstances, with the
+//! listing's revision), then kept current from WatchInstances' changes numbered after it, so a
+//! pass costs what changed, not the size of the group. They are listed again only when the
+//! watch is not live, when it said RESYNC, when the plugin does not number its listings
+//! (revision 0: every pass lists, as with a plugin that cannot watch), or every resync
+//! interval as a safety net.
+//!
+//! # Guarantees
+//! - A failed or timed-out listing is an error, never "no instances" (that would make the
+//!   planner provision duplicates); the last observation is kept for DescribeGroup, marked
+//!   stale by the worker, and the next pass lists again.
+//! - A change is applied only if numbered after everything already applied (the listing's
+//!   revision or an earlier change), so a change already in a listing is not replayed.
+//! - Health is asked at most once per health interval per instance (and at once for a new
+//!   instance); verdicts and first-seen times are kept as long as the instance is a member.
 
-use crate::ports::{FlavorPort, InstancePort, Verdict};
-use infrakit_group_core::{GroupSpec, Health, InstanceState, Observed, ObservedInstance, Time};
+use crate::ports::{Change, FlavorPort, InstancePort, Listing, Verdict};
+use infrakit_group_core::{GroupSpec, InstanceState, Observed, ObservedInstance, Time};
 use infrakit_model::tags;
 use infrakit_spi::instance::v1::{InstanceDescription, InstanceState as SpiState};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 /// How long a DescribeInstances may take before the observation fails, by default.
@@ -21,24 +34,16 @@ const HEALTH_PARALLEL: usize = 64;
 /// The longest a flavor's verdict is trusted without asking again.
 const MAX_RECHECK: Duration = Duration::from_secs(3600);
 
-/// What the observer remembers about one instance.
-#[derive(Clone, Debug)]
-struct Memory {
-    first_seen: Time,
-    health: Health,
-    since: Time,
-    reason: String,
-    /// When to ask the flavor again; `None`: now.
-    recheck_at: Option<Time>,
-}
+/// The observation of a group, shared by the worker (which keeps it current) and DescribeGroup,
+/// so the members are held once.
+pub(crate) type Shared = Arc<RwLock<Observation>>;
 
-/// One complete observation of a group, shared (behind an `Arc`) by the planner and
-/// DescribeGroup, so the instances are held once.
+/// The members of a group as last observed.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Observation {
     /// The group ID (the value of every member's group tag).
     pub group: String,
-    /// When the members were listed.
+    /// When the members were last known current.
     pub at: Time,
     /// The planner's view of every member.
     pub observed: Observed,
@@ -86,17 +91,108 @@ impl Observation {
     }
 }
 
-/// Builds observations of one group and remembers health between them.
+/// Changes pushed by the watch, waiting for the next pass; shared by the watch task (which
+/// fills it) and the observer (which empties it).
+#[derive(Debug, Default)]
+pub(crate) struct Inbox {
+    changes: Vec<Change>,
+    /// The watch said changes may have been lost (or has not started): list again.
+    resync: bool,
+    /// A watch stream is open: without one, the members are listed on every pass.
+    live: bool,
+    /// Where a new watch stream resumes: the newest change received or listing made.
+    resume_at: u64,
+}
+
+// === impl Inbox ===
+
+impl Inbox {
+    /// A watch stream opened, resuming after `since` (a RESYNC, if it comes, says it did not).
+    pub(crate) fn opened(&mut self) {
+        self.live = true;
+    }
+
+    /// The watch stream ended: until another is open, every pass lists.
+    pub(crate) fn closed(&mut self) {
+        self.live = false;
+    }
+
+    /// Records a change pushed by the watch.
+    pub(crate) fn push(&mut self, change: Change) {
+        match &change {
+            Change::Resync => {
+                self.resync = true;
+                self.changes.clear();
+                return;
+            }
+            Change::Upsert { sequence, .. } | Change::Gone { sequence, .. } => {
+                self.resume_at = self.resume_at.max(*sequence);
+            }
+        }
+        self.changes.push(change);
+    }
+
+    /// The revision a new watch stream resumes after.
+    pub(crate) fn resume_at(&self) -> u64 {
+        self.resume_at
+    }
+}
+
+/// What the observer keeps besides the observation.
+#[derive(Clone, Debug)]
+struct Memory {
+    /// When to ask the flavor again; `None`: now.
+    recheck_at: Option<Time>,
+}
+
+/// Keeps one group's observation current.
 #[derive(Debug, Default)]
 pub(crate) struct Observer {
-    memory: HashMap<String, Memory>,
+    seen: Shared,
+    /// Member ID to its position in `seen`.
+    index: HashMap<String, usize>,
+    /// Per member, in the same order as `seen`.
+    memory: Vec<Memory>,
+    /// Verdicts asked for instances not yet members (a provision that just returned): the
+    /// verdict, when it was asked, and the health interval it was asked with.
+    primed: HashMap<String, (Verdict, Time, Duration)>,
+    /// The newest change applied (a listing's revision or a change's sequence); 0 while the
+    /// plugin does not number its listings.
+    revision: u64,
+    /// When the members were last listed; `None`: they must be (never listed, or the last
+    /// listing failed).
+    listed_at: Option<Time>,
 }
 
 // === impl Observer ===
 
 impl Observer {
-    /// Lists the group's instances and their health. `health_every` is how often an instance's
-    /// health is asked again; `describe_timeout` how long the listing may take.
+    /// The observation, shared.
+    pub(crate) fn shared(&self) -> Shared {
+        Arc::clone(&self.seen)
+    }
+
+    /// The observation, to read.
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Observation> {
+        self.seen.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Observation> {
+        self.seen.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The member with this ID as the instance plugin described it.
+    pub(crate) fn description_of(&self, id: &str) -> Option<InstanceDescription> {
+        let i = *self.index.get(id)?;
+        self.read().description(i)
+    }
+
+    /// Brings the observation up to date: lists the members when needed (see the module doc),
+    /// else applies the changes in `inbox`; then asks the health of the members due.
+    /// `health_every` is how often an instance's health is asked again; `describe_timeout`
+    /// how long a listing may take; `resync_every` how old a listing may get while changes are
+    /// applied to it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn observe(
         &mut self,
         spec: &GroupSpec,
@@ -104,10 +200,54 @@ impl Observer {
         now: Time,
         health_every: Duration,
         describe_timeout: Duration,
-    ) -> Result<Observation, String> {
+        resync_every: Duration,
+        inbox: &Mutex<Inbox>,
+    ) -> Result<(), String> {
+        let (changes, must_list) = {
+            let mut ib = lock(inbox);
+            let must_list = !ib.live
+                || ib.resync
+                || self.revision == 0
+                || self.listed_at.is_none_or(|t| now >= t.after(resync_every));
+            ib.resync = false;
+            (std::mem::take(&mut ib.changes), must_list)
+        };
+        if must_list {
+            let listed = self.list(spec, ports.0, describe_timeout).await;
+            let listing = match listed {
+                Ok(l) => l,
+                Err(e) => {
+                    self.listed_at = None;
+                    return Err(e);
+                }
+            };
+            let revision = listing.revision;
+            self.install(spec.id(), listing, now);
+            // Changes numbered after the listing, received before or while it was made.
+            let later = {
+                let mut ib = lock(inbox);
+                ib.resume_at = ib.resume_at.max(revision);
+                std::mem::take(&mut ib.changes)
+            };
+            if revision > 0 {
+                self.apply(spec.id(), changes.into_iter().chain(later), now);
+            }
+        } else {
+            self.apply(spec.id(), changes, now);
+        }
+        self.check_health(spec, ports.1, now, health_every).await;
+        self.write().at = now;
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        spec: &GroupSpec,
+        instance: &dyn InstancePort,
+        describe_timeout: Duration,
+    ) -> Result<Listing, String> {
         let name = &spec.instance().plugin;
-        let listed = ports
-            .0
+        instance
             .describe(name, spec.id(), describe_timeout)
             .await
             .map_err(|st| {
@@ -116,126 +256,273 @@ impl Observer {
                     name.lookup,
                     st.message()
                 )
-            })?;
-        let mut instances = Vec::with_capacity(listed.len());
-        let mut extra_tags = Vec::with_capacity(listed.len());
-        // The members whose health is due, by index: their descriptions are rebuilt a few at a
-        // time when asked, so the listing is not held while the flavor is asked.
-        let mut due = Vec::new();
-        for d in listed {
-            let mut o = ObservedInstance::new(d.id.clone(), now).with_state(state_of(d.state));
-            let mut extra = Vec::new();
-            for (k, v) in &d.tags {
-                match k.as_str() {
-                    tags::GROUP if v == spec.id() => {}
-                    tags::CONFIG_HASH => o.hash = Some(v.clone()),
-                    tags::PROVISION_TOKEN => o.token = Some(v.clone()),
-                    _ => extra.push((k.clone(), v.clone())),
-                }
+            })
+    }
+
+    /// Replaces the members with a listing, keeping what is known of those still listed.
+    fn install(&mut self, group: &str, listing: Listing, now: Time) {
+        self.listed_at = Some(now);
+        self.revision = listing.revision;
+        let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
+        let old_instances = std::mem::take(&mut seen.observed.instances);
+        let old_memory = std::mem::take(&mut self.memory);
+        let mut old: HashMap<String, (ObservedInstance, Memory)> = old_instances
+            .into_iter()
+            .zip(old_memory)
+            .map(|(o, m)| (o.id.clone(), (o, m)))
+            .collect();
+        let n = listing.instances.len();
+        let mut instances = Vec::with_capacity(n);
+        let mut extra_tags = Vec::with_capacity(n);
+        let mut memory = Vec::with_capacity(n);
+        self.index.clear();
+        self.index.reserve(n);
+        for d in listing.instances {
+            if self.index.contains_key(&d.id) {
+                continue; // listed twice: the first counts
             }
-            o.logical_id = d
-                .logical_id
-                .clone()
-                .or_else(|| d.tags.get(tags::LOGICAL_ID).cloned());
-            let is_due = self
-                .memory
-                .get(&d.id)
-                .and_then(|m| m.recheck_at)
-                .is_none_or(|t| now >= t);
-            if is_due {
-                due.push(instances.len());
-            }
+            let (before, m) = match old.remove(&d.id) {
+                Some((o, m)) => (Some(o), m),
+                None => (None, Memory { recheck_at: None }),
+            };
+            let (o, extra) = member(group, &d, before, now);
+            self.index.insert(d.id.clone(), instances.len());
             instances.push(o);
             extra_tags.push(extra);
+            memory.push(m);
         }
-        let mut observation = Observation {
-            group: spec.id().to_string(),
-            at: now,
-            observed: Observed::new(instances),
-            extra_tags,
-        };
-        let verdicts = check_health(spec, ports.1, &observation, due).await;
-        let mut alive = HashMap::with_capacity(observation.len());
-        for (i, o) in observation.observed.instances.iter_mut().enumerate() {
-            let mut m = self.memory.remove(&o.id).unwrap_or(Memory {
-                first_seen: now,
-                health: Health::Unknown,
-                since: now,
-                reason: String::new(),
-                recheck_at: None,
-            });
-            if let Some(v) = verdicts.get(&i) {
-                if v.health != m.health {
-                    m.since = now;
+        seen.group = group.to_string();
+        seen.observed = Observed::new(instances);
+        seen.extra_tags = extra_tags;
+        drop(seen);
+        self.memory = memory;
+        self.take_primed(now);
+    }
+
+    /// Applies pushed changes numbered after the newest applied.
+    fn apply(&mut self, group: &str, changes: impl IntoIterator<Item = Change>, now: Time) {
+        let mut touched = false;
+        for c in changes {
+            match c {
+                Change::Resync => {
+                    self.listed_at = None;
                 }
-                m.health = v.health;
-                m.reason.clone_from(&v.reason);
-                m.recheck_at = Some(recheck_at(v, now, health_every));
+                Change::Upsert { sequence, instance } if sequence > self.revision => {
+                    self.revision = sequence;
+                    touched = true;
+                    if instance.tags.get(tags::GROUP).map(String::as_str) == Some(group) {
+                        self.upsert(group, &instance, now);
+                    } else {
+                        self.remove(&instance.id);
+                    }
+                }
+                Change::Gone { sequence, id } if sequence > self.revision => {
+                    self.revision = sequence;
+                    touched = true;
+                    self.remove(&id);
+                }
+                Change::Upsert { .. } | Change::Gone { .. } => {}
             }
-            o.first_seen = m.first_seen;
-            o.health = m.health;
-            o.health_since = m.since;
-            o.health_reason.clone_from(&m.reason);
-            alive.insert(o.id.clone(), m);
         }
-        self.memory = alive;
-        Ok(observation)
+        if touched {
+            self.take_primed(now);
+        }
+    }
+
+    fn upsert(&mut self, group: &str, d: &InstanceDescription, now: Time) {
+        let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
+        match self.index.get(&d.id) {
+            Some(&i) => {
+                let old = seen.observed.instances[i].clone();
+                let (o, extra) = member(group, d, Some(old), now);
+                seen.observed.instances[i] = o;
+                seen.extra_tags[i] = extra;
+            }
+            None => {
+                let (o, extra) = member(group, d, None, now);
+                self.index
+                    .insert(d.id.clone(), seen.observed.instances.len());
+                seen.observed.instances.push(o);
+                seen.extra_tags.push(extra);
+                self.memory.push(Memory { recheck_at: None });
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        let Some(i) = self.index.remove(id) else {
+            return;
+        };
+        let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
+        seen.observed.instances.swap_remove(i);
+        seen.extra_tags.swap_remove(i);
+        self.memory.swap_remove(i);
+        if let Some(moved) = seen.observed.instances.get(i) {
+            self.index.insert(moved.id.clone(), i);
+        }
+    }
+
+    /// Gives members the verdicts primed before they were listed.
+    fn take_primed(&mut self, now: Time) {
+        if self.primed.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = self
+            .primed
+            .keys()
+            .filter(|id| self.index.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in ids {
+            if let Some((v, at, every)) = self.primed.remove(&id) {
+                self.set_verdict(&id, &v, at, Some(every));
+            }
+        }
+        // Verdicts of instances that never showed up are forgotten after a while.
+        self.primed
+            .retain(|_, (_, at, _)| now < at.after(Duration::from_secs(600)));
+    }
+
+    /// Asks the flavor about every member whose verdict is due, at most [`HEALTH_PARALLEL`]
+    /// calls (and their descriptions) at once.
+    async fn check_health(
+        &mut self,
+        spec: &GroupSpec,
+        flavor: &dyn FlavorPort,
+        now: Time,
+        health_every: Duration,
+    ) {
+        use futures_util::stream::{self, StreamExt};
+        let due: Vec<String> = {
+            let seen = self.read();
+            self.memory
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.recheck_at.is_none_or(|t| now >= t))
+                .filter_map(|(i, _)| seen.observed.instances.get(i).map(|o| o.id.clone()))
+                .collect()
+        };
+        if due.is_empty() {
+            return;
+        }
+        let name = &spec.flavor().plugin;
+        let props = spec.flavor().properties.to_string().into_bytes();
+        let this = &*self;
+        let asks = due.into_iter().filter_map(|id| {
+            let d = this.description_of(&id)?;
+            let props = props.clone();
+            Some(async move { (id, flavor.healthy(name, props, d, HEALTH_TIMEOUT).await) })
+        });
+        let verdicts: Vec<(String, Verdict)> = stream::iter(asks)
+            .buffer_unordered(HEALTH_PARALLEL)
+            .collect()
+            .await;
+        for (id, v) in verdicts {
+            self.set_verdict(&id, &v, now, Some(health_every));
+        }
+    }
+
+    /// Records a verdict asked at `at` for a member: its health (and since when, if it
+    /// changed) and when to ask again (after `health_every`; `None`: keep the recheck time).
+    fn set_verdict(&mut self, id: &str, v: &Verdict, at: Time, health_every: Option<Duration>) {
+        let Some(&i) = self.index.get(id) else {
+            return;
+        };
+        let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
+        let o = &mut seen.observed.instances[i];
+        if o.health != v.health {
+            o.health = v.health;
+            o.health_since = at;
+        }
+        o.health_reason.clone_from(&v.reason);
+        if let Some(every) = health_every {
+            self.memory[i].recheck_at = Some(recheck_at(v, at, every));
+        }
     }
 
     /// Records a verdict asked outside an observation (right after a provision, or right
     /// before a heal), so the next observation uses it and does not ask again before it is due.
     pub(crate) fn prime(&mut self, id: &str, v: &Verdict, now: Time, health_every: Duration) {
-        let m = self.memory.entry(id.to_string()).or_insert_with(|| Memory {
-            first_seen: now,
-            health: v.health,
-            since: now,
-            reason: String::new(),
-            recheck_at: None,
-        });
-        if m.health != v.health {
-            m.health = v.health;
-            m.since = now;
+        if self.index.contains_key(id) {
+            self.set_verdict(id, v, now, Some(health_every));
+            return;
         }
-        m.reason.clone_from(&v.reason);
-        m.recheck_at = Some(recheck_at(v, now, health_every));
+        self.primed
+            .insert(id.to_string(), (v.clone(), now, health_every));
     }
 
     /// How long until the next instance's health is due to be asked again, if any.
     pub(crate) fn next_recheck(&self, now: Time) -> Option<Duration> {
         self.memory
-            .values()
-            .filter_map(|m| m.recheck_at)
+            .iter()
+            .map(|m| m.recheck_at)
             .min()
-            .map(|t| {
-                if t > now {
-                    t.since(now)
-                } else {
-                    Duration::ZERO
-                }
+            .map(|t| match t {
+                Some(t) if t > now => t.since(now),
+                _ => Duration::ZERO,
             })
     }
 }
 
-/// Asks the flavor about each instance, at most [`HEALTH_PARALLEL`] calls (and their
-/// descriptions) at once.
-async fn check_health(
+/// Lists a group's members and asks their health once, without keeping anything.
+pub(crate) async fn observe_once(
     spec: &GroupSpec,
-    flavor: &dyn FlavorPort,
-    seen: &Observation,
-    due: Vec<usize>,
-) -> HashMap<usize, Verdict> {
-    use futures_util::stream::{self, StreamExt};
-    let name = &spec.flavor().plugin;
-    let props = spec.flavor().properties.to_string().into_bytes();
-    let asks = due.into_iter().filter_map(|i| {
-        let d = seen.description(i)?;
-        let props = props.clone();
-        Some(async move { (i, flavor.healthy(name, props, d, HEALTH_TIMEOUT).await) })
-    });
-    stream::iter(asks)
-        .buffer_unordered(HEALTH_PARALLEL)
-        .collect()
-        .await
+    ports: (&dyn InstancePort, &dyn FlavorPort),
+    now: Time,
+    describe_timeout: Duration,
+) -> Result<Observation, String> {
+    let mut observer = Observer::default();
+    let not_watched = Mutex::new(Inbox::default());
+    observer
+        .observe(
+            spec,
+            ports,
+            now,
+            MAX_RECHECK,
+            describe_timeout,
+            Duration::ZERO,
+            &not_watched,
+        )
+        .await?;
+    let seen = std::mem::take(&mut *observer.write());
+    Ok(seen)
+}
+
+/// The planner's view of an instance described by its plugin, keeping what `old` (the same
+/// instance as observed before) knew of its health; and its other tags.
+fn member(
+    group: &str,
+    d: &InstanceDescription,
+    old: Option<ObservedInstance>,
+    now: Time,
+) -> (ObservedInstance, Vec<(String, String)>) {
+    let mut o = match old {
+        Some(mut o) => {
+            o.hash = None;
+            o.token = None;
+            o
+        }
+        None => ObservedInstance::new(d.id.clone(), now),
+    };
+    o.state = state_of(d.state);
+    let mut extra = Vec::new();
+    for (k, v) in &d.tags {
+        match k.as_str() {
+            tags::GROUP if v == group => {}
+            tags::CONFIG_HASH => o.hash = Some(v.clone()),
+            tags::PROVISION_TOKEN => o.token = Some(v.clone()),
+            _ => extra.push((k.clone(), v.clone())),
+        }
+    }
+    o.logical_id = d
+        .logical_id
+        .clone()
+        .or_else(|| d.tags.get(tags::LOGICAL_ID).cloned());
+    (o, extra)
+}
+
+fn lock(inbox: &Mutex<Inbox>) -> std::sync::MutexGuard<'_, Inbox> {
+    inbox.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// When a verdict is due to be asked again.

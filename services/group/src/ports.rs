@@ -20,8 +20,39 @@ use tonic::Status;
 /// A boxed future, so the ports can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A stream of "something changed" signals from WatchInstances.
-pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<(), Status>> + Send>>;
+/// The changes to a group's members pushed by WatchInstances.
+pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<Change, Status>> + Send>>;
+
+/// One change pushed by WatchInstances.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// Changes may have been lost: the members must be listed again.
+    Resync,
+    /// An instance appeared or changed: its description now (without Properties).
+    Upsert {
+        /// The plugin's event sequence.
+        sequence: u64,
+        /// The instance.
+        instance: InstanceDescription,
+    },
+    /// An instance is gone.
+    Gone {
+        /// The plugin's event sequence.
+        sequence: u64,
+        /// The instance ID.
+        id: String,
+    },
+}
+
+/// The members of a group as DescribeInstances listed them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Listing {
+    /// The members.
+    pub instances: Vec<InstanceDescription>,
+    /// The sequence of the newest change event the listing reflects; 0 when the plugin does
+    /// not number its listings (the members must then be listed on every pass).
+    pub revision: u64,
+}
 
 /// The Instance SPI as the driver uses it.
 pub trait InstancePort: Send + Sync + 'static {
@@ -37,7 +68,7 @@ pub trait InstancePort: Send + Sync + 'static {
         plugin: &PluginName,
         group: &str,
         timeout: Duration,
-    ) -> BoxFuture<'_, Result<Vec<InstanceDescription>, Status>>;
+    ) -> BoxFuture<'_, Result<Listing, Status>>;
     /// Instance.Provision; returns the instance ID.
     fn provision(
         &self,
@@ -64,11 +95,13 @@ pub trait InstancePort: Send + Sync + 'static {
         fence: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<(), Status>>;
-    /// WatchInstances of the group's members; UNIMPLEMENTED when the plugin cannot watch.
+    /// WatchInstances of the group's members, resuming after revision `since` (0: from a
+    /// RESYNC); UNIMPLEMENTED when the plugin cannot watch.
     fn watch(
         &self,
         plugin: &PluginName,
         group: &str,
+        since: u64,
     ) -> BoxFuture<'_, Result<ChangeStream, Status>>;
 }
 

@@ -18,15 +18,16 @@
 //! - Failed observations are retried with a growing backoff.
 
 use crate::manager::{GroupHandle, Live, Manager};
-use crate::observer::{Observation, Observer};
+use crate::observer::Observer;
 use crate::ops::{self, CALL_TIMEOUT, Done, Op, OpKey, Shared};
 use crate::ports::Ports;
 use infrakit_group_core::state::PROVISION_TIMEOUT;
 use infrakit_group_core::{
-    Action, DestroyReason, GroupState, InstanceState, Outcome, Phase, Plan, Status, Time, plan,
-    plan_degraded, retry_after,
+    Action, DestroyReason, GroupState, Outcome, Phase, Plan, Status, Time, plan, plan_degraded,
+    retry_after,
 };
 use infrakit_spi::group::v1::EventKind;
+use infrakit_spi::instance::v1::InstanceState as SpiState;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -124,8 +125,6 @@ struct Worker {
     queue: VecDeque<Op>,
     /// What the operations of the committed spec share, by the generation it was built for.
     shared: Option<(u64, Arc<Shared>)>,
-    /// The latest observation that succeeded.
-    seen: Option<Arc<Observation>>,
     /// Provisions whose outcome is unknown: when to send them again, and how often they were.
     resend: HashMap<String, (Time, u32)>,
     /// The round of the latest pass that started actions (its time, in milliseconds).
@@ -151,7 +150,6 @@ impl Worker {
             busy: HashSet::new(),
             queue: VecDeque::new(),
             shared: None,
-            seen: None,
             resend: HashMap::new(),
             round: 0,
             failed: 0,
@@ -172,11 +170,13 @@ impl Worker {
             t,
             cfg.health_every,
             cfg.describe_timeout,
+            cfg.poll_watched,
+            &self.g.inbox,
         );
         let seen = tokio::select! {
             biased;
             () = self.g.stop.cancelled() => return Next::Stop,
-            seen = observing => seen.map(Arc::new),
+            seen = observing => seen,
         };
         let g = Arc::clone(&self.g);
         let mut live = g.live.lock().await;
@@ -191,10 +191,9 @@ impl Worker {
                 .provisions_succeeded(std::mem::take(&mut self.provisioned));
         }
         let mut p = match &seen {
-            Ok(s) => {
+            Ok(()) => {
                 self.failed = 0;
-                self.seen = Some(Arc::clone(s));
-                plan(&live.spec, &s.observed, &live.state, t)
+                plan(&live.spec, &self.observer.read().observed, &live.state, t)
             }
             Err(e) => {
                 self.failed = self.failed.saturating_add(1);
@@ -211,7 +210,7 @@ impl Worker {
         );
         g.publish(
             &p.status,
-            seen.as_ref().ok().cloned(),
+            seen.as_ref().ok().map(|()| self.observer.shared()),
             p.state.paused.as_ref(),
         );
         if let Some(rollback) = p.rollback_to.take() {
@@ -377,30 +376,18 @@ impl Worker {
         // The planner counts its own failures of a pass under the pass's time: the
         // operations of the pass share that round.
         self.round = now.as_millis();
-        let mut index: Option<HashMap<&str, usize>> = None;
-        let seen = self.seen.clone();
         for action in actions {
             let key = ops::key_of(&action);
             if self.busy.contains(&key) {
                 continue;
             }
-            let (listed, confirm_unhealthy) = match (&action, &seen) {
-                (Action::Destroy { id, context, .. }, Some(seen)) => {
-                    let index = index.get_or_insert_with(|| {
-                        seen.observed
-                            .instances
-                            .iter()
-                            .enumerate()
-                            .map(|(i, o)| (o.id.as_str(), i))
-                            .collect()
-                    });
-                    let i = index.get(id.as_str()).copied();
-                    let failed = i
-                        .is_some_and(|i| seen.observed.instances[i].state == InstanceState::Failed);
-                    (
-                        i.and_then(|i| seen.description(i)),
-                        *context == DestroyReason::Heal && !failed,
-                    )
+            let (listed, confirm_unhealthy) = match &action {
+                Action::Destroy { id, context, .. } => {
+                    let listed = self.observer.description_of(id);
+                    let failed = listed
+                        .as_ref()
+                        .is_some_and(|d| d.state == SpiState::Failed as i32);
+                    (listed, *context == DestroyReason::Heal && !failed)
                 }
                 _ => (None, false),
             };
@@ -567,24 +554,31 @@ impl Worker {
     }
 }
 
-/// Follows the instance plugin's WatchInstances for the group and wakes the worker on every
-/// change. Plugins that cannot watch (UNIMPLEMENTED) leave the worker to poll.
+/// Follows the instance plugin's WatchInstances for the group: records each change for the
+/// next pass and wakes the worker. A stream that ends is opened again, resuming after the
+/// newest change received. Plugins that cannot watch (UNIMPLEMENTED) leave the worker to poll.
 async fn watch_instances(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
     use tokio_stream::StreamExt;
     loop {
         let name = { g.live.lock().await.spec.instance().plugin.clone() };
-        match mgr.ports().instance.watch(&name, &g.id).await {
+        let since = g.inbox().resume_at();
+        match mgr.ports().instance.watch(&name, &g.id, since).await {
             Ok(mut s) => {
+                g.inbox().opened();
                 g.watching.store(true, Ordering::Relaxed);
                 loop {
                     tokio::select! {
                         () = g.stop.cancelled() => return,
                         m = s.next() => match m {
-                            Some(Ok(())) => g.wake.notify_one(),
+                            Some(Ok(change)) => {
+                                g.inbox().push(change);
+                                g.wake.notify_one();
+                            }
                             _ => break,
                         }
                     }
                 }
+                g.inbox().closed();
                 g.watching.store(false, Ordering::Relaxed);
                 g.wake.notify_one();
             }

@@ -15,10 +15,9 @@ use infrakit_model::{Violation, tags};
 use infrakit_runtime::turns::Turns;
 use infrakit_runtime::watch::EventBroadcast;
 use infrakit_runtime::{Shutdown, status as st};
-use infrakit_spi::instance::v1::{InstanceDescription, InstanceEvent, InstanceEventKind};
+use infrakit_spi::instance::v1::{InstanceDescription, InstanceEventKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use tokio::sync::broadcast;
 use tonic::Status;
 
 /// How many events a slow watcher may fall behind before it is told to resync.
@@ -157,9 +156,10 @@ impl Inner {
         }
     }
 
-    /// A receiver of every event the plugin emits.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<InstanceEvent> {
-        self.events.subscribe()
+    /// The change events, numbered: WatchInstances is served from them, and their revision is
+    /// what a listing reflects.
+    pub(crate) fn events(&self) -> &EventBroadcast {
+        &self.events
     }
 
     /// Sends an event to every watcher.

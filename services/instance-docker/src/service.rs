@@ -233,7 +233,11 @@ impl Instance for DockerInstance {
             .map(|s| s.describe(overlay.get(&s.id), req.properties))
             .filter(|d| labels::matches(&d.tags, &req.tags))
             .collect();
-        Ok(Response::new(DescribeInstancesResponse { instances }))
+        // Listings are not numbered: watchers list again on every change.
+        Ok(Response::new(DescribeInstancesResponse {
+            instances,
+            revision: 0,
+        }))
     }
 
     type WatchInstancesStream = infrakit_runtime::watch::InstanceEventStream;
@@ -245,7 +249,7 @@ impl Instance for DockerInstance {
         infrakit_runtime::watch::respond(
             KIND,
             req.into_inner(),
-            self.inner.subscribe(),
+            self.inner.events(),
             self.inner.shutdown.clone(),
         )
     }

@@ -167,13 +167,15 @@ impl Instance for FileInstance {
     ) -> Result<Response<DescribeInstancesResponse>, Status> {
         let req = req.into_inner();
         status::no_subtype(KIND, &req.r#type)?;
-        let instances = self
-            .store
-            .describe(&req.tags)
+        let (revision, records) = self.store.describe_at(&req.tags);
+        let instances = records
             .iter()
             .map(|r| describe_record(r, req.properties))
             .collect();
-        Ok(Response::new(DescribeInstancesResponse { instances }))
+        Ok(Response::new(DescribeInstancesResponse {
+            instances,
+            revision,
+        }))
     }
 
     type WatchInstancesStream = infrakit_runtime::watch::InstanceEventStream;
@@ -185,7 +187,7 @@ impl Instance for FileInstance {
         infrakit_runtime::watch::respond(
             KIND,
             req.into_inner(),
-            self.store.subscribe(),
+            self.store.events(),
             self.shutdown.clone(),
         )
     }

@@ -122,6 +122,12 @@ impl Store {
         self.events.subscribe()
     }
 
+    /// The change events, numbered: WatchInstances is served from them, and their revision is
+    /// what a listing reflects.
+    pub fn events(&self) -> &EventBroadcast {
+        &self.events
+    }
+
     /// The number of instances.
     pub fn len(&self) -> usize {
         self.read().entries.len()
@@ -222,12 +228,22 @@ impl Store {
 
     /// The instances carrying every given tag.
     pub fn describe(&self, tags: &HashMap<String, String>) -> Vec<Record> {
-        self.read()
+        self.describe_at(tags).1
+    }
+
+    /// The instances carrying every given tag, and the revision of the listing: the sequence
+    /// of the newest event it reflects (events are emitted under the index's write lock, after
+    /// the change, so the revision read under the read lock matches the entries exactly).
+    pub fn describe_at(&self, tags: &HashMap<String, String>) -> (u64, Vec<Record>) {
+        let index = self.read();
+        let revision = self.events.revision();
+        let records = index
             .entries
             .values()
             .filter(|e| e.record.matches(tags))
             .map(|e| e.record.clone())
-            .collect()
+            .collect();
+        (revision, records)
     }
 
     /// One instance.

@@ -180,7 +180,11 @@ impl Instance for ProcessInstance {
         let req = req.into_inner();
         status::no_subtype(KIND, &req.r#type)?;
         let instances = self.store.describe(&req.tags, req.properties);
-        Ok(Response::new(DescribeInstancesResponse { instances }))
+        // Listings are not numbered: watchers list again on every change.
+        Ok(Response::new(DescribeInstancesResponse {
+            instances,
+            revision: 0,
+        }))
     }
 
     type WatchInstancesStream = infrakit_runtime::watch::InstanceEventStream;
@@ -192,7 +196,7 @@ impl Instance for ProcessInstance {
         infrakit_runtime::watch::respond(
             KIND,
             req.into_inner(),
-            self.store.subscribe(),
+            self.store.events(),
             self.shutdown.clone(),
         )
     }

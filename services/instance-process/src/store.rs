@@ -113,6 +113,12 @@ impl Store {
         self.events.subscribe()
     }
 
+    /// The change events, numbered: WatchInstances is served from them, and their revision is
+    /// what a listing reflects.
+    pub fn events(&self) -> &EventBroadcast {
+        &self.events
+    }
+
     /// The live instances carrying every given tag.
     pub fn describe(
         &self,

@@ -213,7 +213,11 @@ impl Instance for TerraformInstance {
         let req = req.into_inner();
         st::no_subtype(KIND, &req.r#type)?;
         let instances = self.store.describe(&req.tags, req.properties);
-        Ok(Response::new(DescribeInstancesResponse { instances }))
+        // Listings are not numbered: watchers list again on every change.
+        Ok(Response::new(DescribeInstancesResponse {
+            instances,
+            revision: 0,
+        }))
     }
 
     type WatchInstancesStream = infrakit_runtime::watch::InstanceEventStream;
@@ -225,7 +229,7 @@ impl Instance for TerraformInstance {
         infrakit_runtime::watch::respond(
             KIND,
             req.into_inner(),
-            self.store.subscribe(),
+            self.store.events(),
             self.shutdown.clone(),
         )
     }

@@ -310,6 +310,7 @@ fn watchers_see_created_running_terminating_and_gone() {
             cl.watch_instances(WatchInstancesRequest {
                 r#type: String::new(),
                 tags: [("w".to_string(), "1".to_string())].into(),
+                since_revision: 0,
             })
             .await
         })

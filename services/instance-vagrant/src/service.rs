@@ -147,7 +147,11 @@ impl Instance for VagrantInstance {
         let req = req.into_inner();
         st::no_subtype(KIND, &req.r#type)?;
         let instances = self.inner.store.describe(&req.tags, req.properties);
-        Ok(Response::new(DescribeInstancesResponse { instances }))
+        // Listings are not numbered: watchers list again on every change.
+        Ok(Response::new(DescribeInstancesResponse {
+            instances,
+            revision: 0,
+        }))
     }
 
     type WatchInstancesStream = infrakit_runtime::watch::InstanceEventStream;
@@ -159,7 +163,7 @@ impl Instance for VagrantInstance {
         infrakit_runtime::watch::respond(
             KIND,
             req.into_inner(),
-            self.inner.store.subscribe(),
+            self.inner.store.events(),
             self.inner.shutdown.clone(),
         )
     }

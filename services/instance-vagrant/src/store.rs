@@ -392,6 +392,12 @@ impl Store {
         self.events.subscribe()
     }
 
+    /// The change events, numbered: WatchInstances is served from them, and their revision is
+    /// what a listing reflects.
+    pub fn events(&self) -> &EventBroadcast {
+        &self.events
+    }
+
     fn emit(&self, kind: InstanceEventKind, instance: InstanceDescription) {
         self.events.emit(kind, Some(instance));
     }

@@ -28,6 +28,7 @@ fn containers_stopped_or_removed_outside_the_plugin_are_noticed() {
             c.watch_instances(WatchInstancesRequest {
                 r#type: String::new(),
                 tags: Default::default(),
+                since_revision: 0,
             })
             .await
         })

@@ -182,6 +182,7 @@ impl Instance {
             .block_on(c.watch_instances(WatchInstancesRequest {
                 r#type: String::new(),
                 tags,
+                since_revision: 0,
             }))
             .expect("WatchInstances")
             .into_inner();

@@ -434,3 +434,105 @@ async fn a_resize_racing_a_commit_never_undoes_the_commit() {
     );
     assert_eq!(record.spec["Properties"]["Allocation"]["Size"], 4);
 }
+
+fn listings(rig: &Rig) -> usize {
+    rig.cloud
+        .calls()
+        .iter()
+        .filter(|(_, c)| *c == Call::Describe)
+        .count()
+}
+
+/// A controller over a rig whose plugin watches, with group `g` of `size` converged.
+async fn converged_watched_group(
+    size: u32,
+) -> (
+    Rig,
+    std::sync::Arc<crate::manager::Manager>,
+    infrakit_runtime::Shutdown,
+) {
+    let rig = Rig::watched();
+    let (mgr, shutdown) = controller(&rig).await;
+    mgr.commit(&spec("g", cattle(size, json!({}))), false)
+        .await
+        .unwrap();
+    converged(&mgr, "g").await;
+    (rig, mgr, shutdown)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watched_group_heals_and_scales_from_pushed_changes_without_listing_again() {
+    let (rig, mgr, _s) = converged_watched_group(5).await;
+    sleep(1.0).await;
+    let before = listings(&rig);
+    let victim = rig.cloud.ids()[2].clone();
+    rig.cloud.kill(&victim);
+    eventually(10, "the killed member is replaced", || {
+        let ids = rig.cloud.ids();
+        ids.len() == 5 && !ids.contains(&victim)
+    })
+    .await;
+    converged(&mgr, "g").await;
+    mgr.set_size("g", 7).await.unwrap();
+    eventually(10, "7 members", || {
+        let d = describe(&mgr, "g");
+        d.actual == 7 && d.phase == Phase::Converged as i32
+    })
+    .await;
+    assert_eq!(rig.cloud.count(), 7);
+    assert_eq!(
+        listings(&rig),
+        before,
+        "the members were listed again although every change was pushed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resync_makes_a_watched_group_list_again() {
+    let (rig, mgr, _s) = converged_watched_group(3).await;
+    sleep(1.0).await;
+    let before = listings(&rig);
+    rig.cloud.resync();
+    eventually(5, "the members are listed again", || {
+        listings(&rig) > before
+    })
+    .await;
+    let relisted = listings(&rig);
+    sleep(5.0).await;
+    assert!(
+        listings(&rig) <= relisted + 1,
+        "after the resync the group kept listing"
+    );
+    converged(&mgr, "g").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn changes_made_while_the_watch_was_broken_are_not_missed() {
+    let (rig, mgr, _s) = converged_watched_group(4).await;
+    sleep(1.0).await;
+    // The stream breaks and the plugin is unreachable for a while: two members die meanwhile.
+    rig.cloud.set_down(true);
+    let ids = rig.cloud.ids();
+    rig.cloud.kill(&ids[0]);
+    rig.cloud.kill(&ids[1]);
+    sleep(3.0).await;
+    assert_eq!(
+        rig.cloud.count(),
+        2,
+        "nothing is done while the plugin is down"
+    );
+    rig.cloud.set_down(false);
+    eventually(20, "both are replaced", || {
+        let now = rig.cloud.ids();
+        now.len() == 4 && !now.contains(&ids[0]) && !now.contains(&ids[1])
+    })
+    .await;
+    converged(&mgr, "g").await;
+    // Watching again, resumed: the next death is healed without another listing.
+    sleep(2.0).await;
+    let before = listings(&rig);
+    rig.cloud.kill(&rig.cloud.ids()[0]);
+    eventually(10, "the next death is healed", || rig.cloud.count() == 4).await;
+    converged(&mgr, "g").await;
+    assert_eq!(listings(&rig), before);
+}

@@ -3,19 +3,22 @@
 //! replies, failures, hangs, listing outages; every call is recorded.
 
 use crate::ports::{
-    BoxFuture, ChangeStream, Clock, FlavorPort, InstancePort, Ports, Record, StorePort, TokioClock,
-    Verdict,
+    BoxFuture, ChangeStream, Clock, FlavorPort, InstancePort, Listing, Ports, Record, StorePort,
+    TokioClock, Verdict,
 };
 use infrakit_group_core::{Health, Time};
 use infrakit_model::{PluginName, tags};
+use infrakit_runtime::watch::EventBroadcast;
 use infrakit_spi::flavor::v1::{Allocation, PrepareRequest};
 use infrakit_spi::instance::v1::{
     DestroyReason, Fence, InstanceDescription, InstanceSpec, InstanceState as SpiState,
 };
+use infrakit_spi::instance::v1::{InstanceEventKind, WatchInstancesRequest};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio_stream::StreamExt;
 use tonic::Status;
 
 /// A call the fake received, with the time it started.
@@ -69,12 +72,30 @@ impl Behaviour {
 }
 
 /// The fake cloud: instances, their health, and the knobs.
-#[derive(Default)]
 pub(crate) struct Cloud {
     state: Mutex<CloudState>,
     next: AtomicU64,
     /// DescribeInstances fails while set.
     pub describe_down: AtomicBool,
+    /// WatchInstances is served (and listings numbered) while set; else UNIMPLEMENTED.
+    pub watchable: AtomicBool,
+    /// Every change to the instances, numbered as a real plugin does.
+    events: EventBroadcast,
+    /// Ends the open watch streams.
+    watch_stops: Mutex<Vec<infrakit_runtime::Shutdown>>,
+}
+
+impl Default for Cloud {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            next: AtomicU64::default(),
+            describe_down: AtomicBool::default(),
+            watchable: AtomicBool::default(),
+            events: EventBroadcast::new(1024),
+            watch_stops: Mutex::default(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -107,6 +128,41 @@ impl Cloud {
         f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// A cloud whose plugin watches: changes are pushed, listings numbered.
+    pub(crate) fn watched() -> Arc<Self> {
+        let c = Self::new();
+        c.watchable.store(true, Ordering::SeqCst);
+        c
+    }
+
+    /// Tells watchers that changes may have been lost.
+    pub(crate) fn resync(&self) {
+        self.events.emit(InstanceEventKind::Resync, None);
+    }
+
+    /// Ends every open watch stream (a plugin restart, a broken connection).
+    pub(crate) fn drop_watches(&self) {
+        let stops =
+            std::mem::take(&mut *self.watch_stops.lock().unwrap_or_else(|e| e.into_inner()));
+        for s in stops {
+            s.trigger();
+        }
+    }
+
+    /// Starts or ends an outage of the plugin: listings fail and watch streams end.
+    pub(crate) fn set_down(&self, down: bool) {
+        self.describe_down.store(down, Ordering::SeqCst);
+        if down {
+            self.drop_watches();
+        }
+    }
+
+    /// Announces a change (called with the state locked, after the change, as a real plugin
+    /// does).
+    fn announce(&self, kind: InstanceEventKind, d: &InstanceDescription) {
+        self.events.emit(kind, Some(d.clone()));
+    }
+
     pub(crate) fn set(&self, kind: &str, b: Behaviour) {
         self.with(|s| s.behaviours.insert(kind.to_string(), b));
     }
@@ -125,7 +181,11 @@ impl Cloud {
 
     /// Removes an instance behind the controller's back (a machine that died).
     pub(crate) fn kill(&self, id: &str) {
-        self.with(|s| s.instances.remove(id));
+        self.with(|s| {
+            if let Some(d) = s.instances.remove(id) {
+                self.announce(InstanceEventKind::Gone, &d);
+            }
+        });
     }
 
     pub(crate) fn calls(&self) -> Vec<(Time, Call)> {
@@ -182,7 +242,7 @@ impl InstancePort for FakePlugins {
         _: &PluginName,
         group: &str,
         timeout: Duration,
-    ) -> BoxFuture<'_, Result<Vec<InstanceDescription>, Status>> {
+    ) -> BoxFuture<'_, Result<Listing, Status>> {
         let group = group.to_string();
         Box::pin(async move {
             self.record(Call::Describe);
@@ -193,11 +253,21 @@ impl InstancePort for FakePlugins {
                 }
                 self.act(b, || {
                     self.cloud.with(|s| {
-                        s.instances
+                        let revision = if self.cloud.watchable.load(Ordering::SeqCst) {
+                            self.cloud.events.revision()
+                        } else {
+                            0
+                        };
+                        let instances = s
+                            .instances
                             .values()
                             .filter(|d| d.tags.get(tags::GROUP) == Some(&group))
                             .cloned()
-                            .collect()
+                            .collect();
+                        Listing {
+                            instances,
+                            revision,
+                        }
                     })
                 })
                 .await
@@ -240,16 +310,15 @@ impl InstancePort for FakePlugins {
                     let id = format!("i-{}", cloud.next.fetch_add(1, Ordering::SeqCst) + 1);
                     s.tokens.insert(token.clone(), id.clone());
                     s.created.push(id.clone());
-                    s.instances.insert(
-                        id.clone(),
-                        InstanceDescription {
-                            id: id.clone(),
-                            logical_id: spec.logical_id.clone(),
-                            tags: spec.tags.clone(),
-                            properties: Vec::new(),
-                            state: SpiState::Running as i32,
-                        },
-                    );
+                    let d = InstanceDescription {
+                        id: id.clone(),
+                        logical_id: spec.logical_id.clone(),
+                        tags: spec.tags.clone(),
+                        properties: Vec::new(),
+                        state: SpiState::Running as i32,
+                    };
+                    cloud.announce(InstanceEventKind::Created, &d);
+                    s.instances.insert(id.clone(), d);
                     id
                 });
                 Ok(id)
@@ -285,7 +354,8 @@ impl InstancePort for FakePlugins {
             let b = self.cloud.behaviour("destroy", Some(&id));
             let f = self.act(b, || {
                 self.cloud.with(|s| {
-                    if s.instances.remove(&id).is_some() {
+                    if let Some(d) = s.instances.remove(&id) {
+                        self.cloud.announce(InstanceEventKind::Gone, &d);
                         s.destroyed.push((id.clone(), reason));
                     }
                 })
@@ -311,6 +381,7 @@ impl InstancePort for FakePlugins {
                 self.cloud.with(|s| {
                     if let Some(d) = s.instances.get_mut(&id) {
                         d.tags.extend(labels);
+                        self.cloud.announce(InstanceEventKind::TagsChanged, d);
                     }
                 })
             });
@@ -320,8 +391,33 @@ impl InstancePort for FakePlugins {
         })
     }
 
-    fn watch(&self, _: &PluginName, _: &str) -> BoxFuture<'_, Result<ChangeStream, Status>> {
-        Box::pin(async { Err(Status::unimplemented("the fake cannot watch")) })
+    fn watch(
+        &self,
+        _: &PluginName,
+        group: &str,
+        since: u64,
+    ) -> BoxFuture<'_, Result<ChangeStream, Status>> {
+        let req = WatchInstancesRequest {
+            tags: [(tags::GROUP.to_string(), group.to_string())].into(),
+            since_revision: since,
+            ..Default::default()
+        };
+        Box::pin(async move {
+            if !self.cloud.watchable.load(Ordering::SeqCst) {
+                return Err(Status::unimplemented("the fake cannot watch"));
+            }
+            if self.cloud.describe_down.load(Ordering::SeqCst) {
+                return Err(Status::unavailable("fake outage"));
+            }
+            let stop = infrakit_runtime::Shutdown::new();
+            self.cloud
+                .watch_stops
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(stop.clone());
+            let s = self.cloud.events.stream(req, stop);
+            Ok(Box::pin(s.map(|m| m.map(crate::grpc::change))) as ChangeStream)
+        })
     }
 }
 
@@ -484,8 +580,17 @@ pub(crate) struct Rig {
 
 impl Rig {
     pub(crate) fn new() -> Self {
+        Self::over(Cloud::new())
+    }
+
+    /// A rig whose instance plugin watches (changes pushed, listings numbered).
+    pub(crate) fn watched() -> Self {
+        Self::over(Cloud::watched())
+    }
+
+    fn over(cloud: Arc<Cloud>) -> Self {
         Self {
-            cloud: Cloud::new(),
+            cloud,
             store: Arc::default(),
             clock: Arc::new(TokioClock::starting_at(Time::from_secs(1_000_000))),
         }

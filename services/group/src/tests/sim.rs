@@ -104,8 +104,11 @@ fn properties(pets: bool, size: u32, version: u32) -> serde_json::Value {
 }
 
 async fn run(seed: u64) -> Result<(), String> {
+    // Two seeds in three run over a plugin that watches: the members are then kept current
+    // from pushed changes, with resyncs and broken streams thrown in.
+    let watched = !seed.is_multiple_of(3);
     let mut w = World {
-        rig: Rig::new(),
+        rig: if watched { Rig::watched() } else { Rig::new() },
         rng: Rng::new(seed),
         pets: seed.is_multiple_of(2),
         desired: Vec::new(),
@@ -150,8 +153,10 @@ async fn run(seed: u64) -> Result<(), String> {
     let calls = w.rig.cloud.calls();
     let count = |f: fn(&Call) -> bool| calls.iter().filter(|(_, c)| f(c)).count();
     println!(
-        "seed {seed} ({}): {crashes} crashes, {} provisions, {} destroys ({} for health), {} drains, {} instances created",
+        "seed {seed} ({}, {}): {crashes} crashes, {} listings, {} provisions, {} destroys ({} for health), {} drains, {} instances created",
         if w.pets { "pets" } else { "cattle" },
+        if watched { "watched" } else { "polled" },
+        count(|c| matches!(c, Call::Describe)),
         count(|c| matches!(c, Call::Provision { .. })),
         count(|c| matches!(c, Call::Destroy { .. })),
         count(|c| matches!(
@@ -216,6 +221,12 @@ impl World {
                 self.rig.cloud.set(kind, b);
             }
         }
+        if rng.chance(0.003) {
+            self.rig.cloud.resync();
+        }
+        if rng.chance(0.003) {
+            self.rig.cloud.drop_watches();
+        }
         let ids = self.rig.cloud.ids();
         if !ids.is_empty() && rng.chance(0.01) {
             let id = &ids[rng.below(ids.len() as u64) as usize];
@@ -239,11 +250,11 @@ impl World {
         match self.outage_since {
             None if self.rng.chance(0.002) => {
                 self.outage_since = Some(now);
-                self.rig.cloud.describe_down.store(true, Ordering::SeqCst);
+                self.rig.cloud.set_down(true);
             }
             Some(since) if now.since(since) > Duration::from_secs(20) && self.rng.chance(0.01) => {
                 self.outage_since = None;
-                self.rig.cloud.describe_down.store(false, Ordering::SeqCst);
+                self.rig.cloud.set_down(false);
             }
             _ => {}
         }

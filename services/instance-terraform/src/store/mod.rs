@@ -299,6 +299,12 @@ impl Store {
         self.events.subscribe()
     }
 
+    /// The change events, numbered: WatchInstances is served from them, and their revision is
+    /// what a listing reflects.
+    pub fn events(&self) -> &EventBroadcast {
+        &self.events
+    }
+
     /// The number of instances.
     pub fn len(&self) -> usize {
         self.lock().entries.len()
