@@ -155,6 +155,7 @@ pub async fn run(ctx: &Context, args: InstanceArgs) -> anyhow::Result<()> {
                 r#type: target.subtype(),
                 tags,
                 properties,
+                unless_revision: 0,
             };
             let mut instances = client(&target)
                 .describe_instances(ctx.request(req))

@@ -41,6 +41,9 @@ pub struct Args {
     /// The longest any wait for a group may take, in seconds, before the bench fails.
     #[arg(long, default_value_t = 300)]
     pub patience: u64,
+    /// The size of the group that heals (default 1,000, or 100 with --quick).
+    #[arg(long)]
+    pub heal_size: Option<u32>,
 }
 
 /// One measurement.
@@ -120,7 +123,7 @@ impl Args {
                 quick: true,
                 runs: self.runs.unwrap_or(1).max(1),
                 converge: vec![100, 500],
-                heal: 100,
+                heal: self.heal_size.unwrap_or(100).max(1),
                 rolling: 100,
                 plan: 10_000,
                 plan_calls: 5,
@@ -139,7 +142,7 @@ impl Args {
                 quick: false,
                 runs: self.runs.unwrap_or(3).max(1),
                 converge: vec![1_000, 10_000],
-                heal: 1_000,
+                heal: self.heal_size.unwrap_or(1_000).max(1),
                 rolling: 100,
                 plan: 100_000,
                 plan_calls: 11,

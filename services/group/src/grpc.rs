@@ -150,6 +150,7 @@ impl InstancePort for GrpcPlugins {
         &self,
         plugin: &PluginName,
         group: &str,
+        unless_revision: u64,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<Listing, Status>> {
         let plugin = plugin.clone();
@@ -157,6 +158,7 @@ impl InstancePort for GrpcPlugins {
             r#type: subtype(&plugin),
             tags: [(tags::GROUP.to_string(), group.to_string())].into(),
             properties: false,
+            unless_revision,
         };
         Box::pin(async move {
             let mut c = self.instance(&plugin).await?;
@@ -166,6 +168,8 @@ impl InstancePort for GrpcPlugins {
                 Listing {
                     instances: r.instances,
                     revision: r.revision,
+                    // Only an answer to a revision that was asked about can say "unchanged".
+                    unchanged: r.unchanged && unless_revision != 0 && r.revision == unless_revision,
                 }
             });
             self.checked(&plugin, r)

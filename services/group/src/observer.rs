@@ -6,7 +6,9 @@
 //! pass costs what changed, not the size of the group. They are listed again only when the
 //! watch is not live, when it said RESYNC, when the plugin does not number its listings
 //! (revision 0: every pass lists, as with a plugin that cannot watch), or every resync
-//! interval as a safety net.
+//! interval as a safety net. That resync first asks whether anything changed since the
+//! observation's revision (DescribeInstancesRequest.unless_revision), so a group at rest costs
+//! nothing to resync; every [`FULL_RESYNC_EVERY`]th lists anyway.
 //!
 //! # Guarantees
 //! - A failed or timed-out listing is an error, never "no instances" (that would make the
@@ -33,6 +35,9 @@ pub(crate) const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 const HEALTH_PARALLEL: usize = 64;
 /// The longest a flavor's verdict is trusted without asking again.
 const MAX_RECHECK: Duration = Duration::from_secs(3600);
+/// Every this many resyncs of a watched group, the members are listed even if the plugin says
+/// nothing changed: the safety net under a plugin that changed something without announcing it.
+const FULL_RESYNC_EVERY: u32 = 10;
 
 /// The observation of a group, shared by the worker (which keeps it current) and DescribeGroup,
 /// so the members are held once.
@@ -162,6 +167,8 @@ pub(crate) struct Observer {
     /// When the members were last listed; `None`: they must be (never listed, or the last
     /// listing failed).
     listed_at: Option<Time>,
+    /// Resyncs answered "unchanged" since the last full listing.
+    unchanged_resyncs: u32,
 }
 
 // === impl Observer ===
@@ -203,17 +210,18 @@ impl Observer {
         resync_every: Duration,
         inbox: &Mutex<Inbox>,
     ) -> Result<(), String> {
-        let (changes, must_list) = {
+        let (changes, must_list, resync_only) = {
             let mut ib = lock(inbox);
-            let must_list = !ib.live
-                || ib.resync
-                || self.revision == 0
-                || self.listed_at.is_none_or(|t| now >= t.after(resync_every));
+            let current = ib.live && !ib.resync && self.revision != 0 && self.listed_at.is_some();
+            let due = self.listed_at.is_none_or(|t| now >= t.after(resync_every));
             ib.resync = false;
-            (std::mem::take(&mut ib.changes), must_list)
+            (std::mem::take(&mut ib.changes), !current || due, current)
         };
         if must_list {
-            let listed = self.list(spec, ports.0, describe_timeout).await;
+            // The resync of a current observation first asks whether anything changed at all.
+            let cheap = resync_only && self.unchanged_resyncs + 1 < FULL_RESYNC_EVERY;
+            let unless = if cheap { self.revision } else { 0 };
+            let listed = self.list(spec, ports.0, unless, describe_timeout).await;
             let listing = match listed {
                 Ok(l) => l,
                 Err(e) => {
@@ -222,7 +230,13 @@ impl Observer {
                 }
             };
             let revision = listing.revision;
-            self.install(spec.id(), listing, now);
+            if listing.unchanged {
+                self.listed_at = Some(now);
+                self.unchanged_resyncs += 1;
+            } else {
+                self.unchanged_resyncs = 0;
+                self.install(spec.id(), listing, now);
+            }
             // Changes numbered after the listing, received before or while it was made.
             let later = {
                 let mut ib = lock(inbox);
@@ -244,11 +258,12 @@ impl Observer {
         &self,
         spec: &GroupSpec,
         instance: &dyn InstancePort,
+        unless_revision: u64,
         describe_timeout: Duration,
     ) -> Result<Listing, String> {
         let name = &spec.instance().plugin;
         instance
-            .describe(name, spec.id(), describe_timeout)
+            .describe(name, spec.id(), unless_revision, describe_timeout)
             .await
             .map_err(|st| {
                 format!(

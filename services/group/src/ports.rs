@@ -52,6 +52,8 @@ pub struct Listing {
     /// The sequence of the newest change event the listing reflects; 0 when the plugin does
     /// not number its listings (the members must then be listed on every pass).
     pub revision: u64,
+    /// Nothing changed since the revision the caller gave (`instances` is then empty).
+    pub unchanged: bool,
 }
 
 /// The Instance SPI as the driver uses it.
@@ -62,11 +64,13 @@ pub trait InstancePort: Send + Sync + 'static {
         plugin: &PluginName,
         properties: Vec<u8>,
     ) -> BoxFuture<'_, Result<(), Status>>;
-    /// DescribeInstances of the group's members (tagged with its ID), within `timeout`.
+    /// DescribeInstances of the group's members (tagged with its ID), within `timeout`; just
+    /// "unchanged" when `unless_revision` (if not 0) is still the plugin's revision.
     fn describe(
         &self,
         plugin: &PluginName,
         group: &str,
+        unless_revision: u64,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<Listing, Status>>;
     /// Instance.Provision; returns the instance ID.

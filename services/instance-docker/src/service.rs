@@ -237,6 +237,7 @@ impl Instance for DockerInstance {
         Ok(Response::new(DescribeInstancesResponse {
             instances,
             revision: 0,
+            unchanged: false,
         }))
     }
 

@@ -167,6 +167,15 @@ impl Instance for FileInstance {
     ) -> Result<Response<DescribeInstancesResponse>, Status> {
         let req = req.into_inner();
         status::no_subtype(KIND, &req.r#type)?;
+        // No event since the caller's revision: nothing changed (a change being made now is
+        // announced after it, so the caller's watch still gets it).
+        if req.unless_revision != 0 && self.store.events().revision() == req.unless_revision {
+            return Ok(Response::new(DescribeInstancesResponse {
+                instances: Vec::new(),
+                revision: req.unless_revision,
+                unchanged: true,
+            }));
+        }
         let (revision, records) = self.store.describe_at(&req.tags);
         let instances = records
             .iter()
@@ -175,6 +184,7 @@ impl Instance for FileInstance {
         Ok(Response::new(DescribeInstancesResponse {
             instances,
             revision,
+            unchanged: false,
         }))
     }
 

@@ -184,6 +184,7 @@ impl Instance for ProcessInstance {
         Ok(Response::new(DescribeInstancesResponse {
             instances,
             revision: 0,
+            unchanged: false,
         }))
     }
 

@@ -217,6 +217,7 @@ impl Instance for TerraformInstance {
         Ok(Response::new(DescribeInstancesResponse {
             instances,
             revision: 0,
+            unchanged: false,
         }))
     }
 

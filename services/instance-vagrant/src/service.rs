@@ -151,6 +151,7 @@ impl Instance for VagrantInstance {
         Ok(Response::new(DescribeInstancesResponse {
             instances,
             revision: 0,
+            unchanged: false,
         }))
     }
 

@@ -129,6 +129,7 @@ impl Instance {
                 r#type: String::new(),
                 tags,
                 properties: true,
+                unless_revision: 0,
             })
             .await
         })

@@ -100,6 +100,7 @@ impl Client {
                     r#type: String::new(),
                     tags: [(GROUP_TAG.to_string(), group.to_string())].into(),
                     properties: false,
+                    unless_revision: 0,
                 })
                 .await?;
             }

@@ -536,3 +536,38 @@ async fn changes_made_while_the_watch_was_broken_are_not_missed() {
     converged(&mgr, "g").await;
     assert_eq!(listings(&rig), before);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_watched_group_at_rest_resyncs_without_listing_and_lists_every_tenth_time() {
+    let (rig, mgr, _s) = converged_watched_group(3).await;
+    sleep(1.0).await;
+    let full = listings(&rig);
+    let cheap = |rig: &Rig| {
+        rig.cloud
+            .calls()
+            .iter()
+            .filter(|(_, c)| *c == Call::DescribeUnchanged)
+            .count()
+    };
+    // The plugin loses the death of a member: only the safety net can notice.
+    let lost = rig.cloud.ids()[0].clone();
+    rig.cloud.lose(&lost);
+    sleep(95.0).await; // three resyncs of 30 s
+    assert_eq!(cheap(&rig), 3, "each resync asked whether anything changed");
+    assert_eq!(listings(&rig), full, "a group at rest was listed again");
+    assert_eq!(
+        describe(&mgr, "g").actual,
+        3,
+        "the lost death cannot be seen yet"
+    );
+    eventually(
+        300,
+        "the tenth resync lists and the member is replaced",
+        || {
+            let ids = rig.cloud.ids();
+            ids.len() == 3 && !ids.contains(&lost)
+        },
+    )
+    .await;
+    assert_eq!(listings(&rig), full + 1);
+}

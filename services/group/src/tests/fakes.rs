@@ -25,11 +25,24 @@ use tonic::Status;
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Call {
     Describe,
-    Provision { token: String },
-    Destroy { id: String, reason: DestroyReason },
-    Label { id: String },
-    Drain { id: String },
-    Healthy { id: String },
+    /// A DescribeInstances answered "unchanged" (nothing listed).
+    DescribeUnchanged,
+    Provision {
+        token: String,
+    },
+    Destroy {
+        id: String,
+        reason: DestroyReason,
+    },
+    Label {
+        id: String,
+    },
+    Drain {
+        id: String,
+    },
+    Healthy {
+        id: String,
+    },
 }
 
 /// How the fake answers one kind of call.
@@ -179,6 +192,11 @@ impl Cloud {
         self.with(|s| s.instances.len())
     }
 
+    /// Removes an instance without announcing it (a plugin that lost the event).
+    pub(crate) fn lose(&self, id: &str) {
+        self.with(|s| s.instances.remove(id));
+    }
+
     /// Removes an instance behind the controller's back (a machine that died).
     pub(crate) fn kill(&self, id: &str) {
         self.with(|s| {
@@ -241,6 +259,7 @@ impl InstancePort for FakePlugins {
         &self,
         _: &PluginName,
         group: &str,
+        unless_revision: u64,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<Listing, Status>> {
         let group = group.to_string();
@@ -258,6 +277,15 @@ impl InstancePort for FakePlugins {
                         } else {
                             0
                         };
+                        if revision != 0 && revision == unless_revision {
+                            s.calls.pop_if(|(_, c)| *c == Call::Describe);
+                            s.calls.push((self.clock.now(), Call::DescribeUnchanged));
+                            return Listing {
+                                instances: Vec::new(),
+                                revision,
+                                unchanged: true,
+                            };
+                        }
                         let instances = s
                             .instances
                             .values()
@@ -267,6 +295,7 @@ impl InstancePort for FakePlugins {
                         Listing {
                             instances,
                             revision,
+                            unchanged: false,
                         }
                     })
                 })
