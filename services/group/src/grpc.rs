@@ -246,13 +246,15 @@ impl InstancePort for GrpcPlugins {
     fn watch(
         &self,
         plugin: &PluginName,
-        group: &str,
+        group: Option<&str>,
         since: u64,
     ) -> BoxFuture<'_, Result<ChangeStream, Status>> {
         let plugin = plugin.clone();
         let req = WatchInstancesRequest {
             r#type: subtype(&plugin),
-            tags: [(tags::GROUP.to_string(), group.to_string())].into(),
+            tags: group
+                .map(|g| [(tags::GROUP.to_string(), g.to_string())].into())
+                .unwrap_or_default(),
             since_revision: since,
         };
         Box::pin(async move {
@@ -269,7 +271,11 @@ impl InstancePort for GrpcPlugins {
 pub(crate) fn change(ev: InstanceEvent) -> Change {
     let sequence = ev.sequence;
     match (InstanceEventKind::try_from(ev.kind), ev.instance) {
-        (Ok(InstanceEventKind::Gone), Some(i)) => Change::Gone { sequence, id: i.id },
+        (Ok(InstanceEventKind::Gone), Some(mut i)) => Change::Gone {
+            sequence,
+            group: i.tags.remove(tags::GROUP),
+            id: i.id,
+        },
         (
             Ok(
                 InstanceEventKind::Created

@@ -19,6 +19,7 @@
 mod convert;
 pub mod error;
 pub mod events;
+mod feeds;
 pub mod grpc;
 pub mod ha;
 pub mod manager;

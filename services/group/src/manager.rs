@@ -13,6 +13,7 @@
 
 use crate::error::GroupError;
 use crate::events::Events;
+use crate::feeds::Feeds;
 use crate::observer::{Inbox, Observation, Shared as SharedObservation, observe_once};
 use crate::ports::{Ports, Record};
 use crate::{convert, worker};
@@ -217,6 +218,7 @@ enum Edit {
 #[derive(Debug)]
 pub struct Manager {
     groups: RwLock<HashMap<String, Arc<GroupHandle>>>,
+    feeds: Arc<Feeds>,
     ports: Ports,
     events: Events,
     config: Config,
@@ -230,6 +232,7 @@ impl Manager {
     pub fn new(ports: Ports, config: Config, shutdown: Shutdown) -> Arc<Self> {
         Arc::new(Self {
             groups: RwLock::default(),
+            feeds: Feeds::new(Arc::clone(&ports.instance)),
             ports,
             events: Events::new(),
             config,
@@ -335,6 +338,11 @@ impl Manager {
 
     pub(crate) fn ports(&self) -> &Ports {
         &self.ports
+    }
+
+    /// The shared WatchInstances streams.
+    pub(crate) fn feeds(&self) -> &Arc<Feeds> {
+        &self.feeds
     }
 
     /// The event log.

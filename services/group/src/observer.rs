@@ -105,14 +105,13 @@ pub(crate) struct Inbox {
     resync: bool,
     /// A watch stream is open: without one, the members are listed on every pass.
     live: bool,
-    /// Where a new watch stream resumes: the newest change received or listing made.
-    resume_at: u64,
 }
 
 // === impl Inbox ===
 
 impl Inbox {
-    /// A watch stream opened, resuming after `since` (a RESYNC, if it comes, says it did not).
+    /// A watch stream opened (a RESYNC, if it comes, says it did not resume where the last
+    /// one ended).
     pub(crate) fn opened(&mut self) {
         self.live = true;
     }
@@ -124,22 +123,12 @@ impl Inbox {
 
     /// Records a change pushed by the watch.
     pub(crate) fn push(&mut self, change: Change) {
-        match &change {
-            Change::Resync => {
-                self.resync = true;
-                self.changes.clear();
-                return;
-            }
-            Change::Upsert { sequence, .. } | Change::Gone { sequence, .. } => {
-                self.resume_at = self.resume_at.max(*sequence);
-            }
+        if change == Change::Resync {
+            self.resync = true;
+            self.changes.clear();
+        } else {
+            self.changes.push(change);
         }
-        self.changes.push(change);
-    }
-
-    /// The revision a new watch stream resumes after.
-    pub(crate) fn resume_at(&self) -> u64 {
-        self.resume_at
     }
 }
 
@@ -238,11 +227,7 @@ impl Observer {
                 self.install(spec.id(), listing, now);
             }
             // Changes numbered after the listing, received before or while it was made.
-            let later = {
-                let mut ib = lock(inbox);
-                ib.resume_at = ib.resume_at.max(revision);
-                std::mem::take(&mut ib.changes)
-            };
+            let later = std::mem::take(&mut lock(inbox).changes);
             if revision > 0 {
                 self.apply(spec.id(), changes.into_iter().chain(later), now);
             }
@@ -331,7 +316,7 @@ impl Observer {
                         self.remove(&instance.id);
                     }
                 }
-                Change::Gone { sequence, id } if sequence > self.revision => {
+                Change::Gone { sequence, id, .. } if sequence > self.revision => {
                     self.revision = sequence;
                     touched = true;
                     self.remove(&id);

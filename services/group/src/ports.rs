@@ -41,6 +41,8 @@ pub enum Change {
         sequence: u64,
         /// The instance ID.
         id: String,
+        /// The group it was a member of (its group tag), if any.
+        group: Option<String>,
     },
 }
 
@@ -99,12 +101,13 @@ pub trait InstancePort: Send + Sync + 'static {
         fence: Option<Fence>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<(), Status>>;
-    /// WatchInstances of the group's members, resuming after revision `since` (0: from a
-    /// RESYNC); UNIMPLEMENTED when the plugin cannot watch.
+    /// WatchInstances of the members of `group` (`None`: of every instance of the plugin),
+    /// resuming after revision `since` (0: from a RESYNC); UNIMPLEMENTED when the plugin
+    /// cannot watch.
     fn watch(
         &self,
         plugin: &PluginName,
-        group: &str,
+        group: Option<&str>,
         since: u64,
     ) -> BoxFuture<'_, Result<ChangeStream, Status>>;
 }

@@ -17,6 +17,7 @@
 //!   flight any more.
 //! - Failed observations are retried with a growing backoff.
 
+use crate::feeds::Subscription;
 use crate::manager::{GroupHandle, Live, Manager};
 use crate::observer::Observer;
 use crate::ops::{self, CALL_TIMEOUT, Done, Op, OpKey, Shared};
@@ -54,7 +55,6 @@ const BUSY_GAP: Duration = Duration::from_millis(200);
 
 /// Runs the worker of one group until it is freed, destroyed, or the process stops.
 pub(crate) async fn run(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
-    let watcher = tokio::spawn(watch_instances(mgr.clone(), g.clone()));
     let mut w = Worker::new(mgr, g.clone());
     'passes: loop {
         if g.stop.is_cancelled() {
@@ -103,7 +103,7 @@ pub(crate) async fn run(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
             }
         }
     }
-    watcher.abort();
+    drop(w.feed.take());
     // Stop the operations and wait until they have: a call already sent cannot be unsent, but
     // none starts after this.
     w.ops.abort_all();
@@ -135,6 +135,8 @@ struct Worker {
     dirty: bool,
     /// Provisions that returned their instance, to record with the next pass: (token, ID).
     provisioned: Vec<(String, String)>,
+    /// The group's place in its instance plugin's feed of changes.
+    feed: Option<Subscription>,
 }
 
 // === impl Worker ===
@@ -155,6 +157,7 @@ impl Worker {
             failed: 0,
             dirty: false,
             provisioned: Vec::new(),
+            feed: None,
         }
     }
 
@@ -162,6 +165,7 @@ impl Worker {
     async fn pass(&mut self) -> Next {
         let (shared, generation) = self.snapshot().await;
         let cfg = self.mgr.config().clone();
+        self.follow(&shared.spec.instance().plugin);
         let t = self.ports.clock.now();
         // Observing has no side effect: a group being freed stops it at once.
         let observing = self.observer.observe(
@@ -265,6 +269,18 @@ impl Worker {
         drop(live);
         // Resends are due again only after their next answer.
         Next::After(wait)
+    }
+
+    /// Joins the feed of changes of `plugin` (before listing the members from it), leaving
+    /// the previous one if the committed spec names another plugin now.
+    fn follow(&mut self, plugin: &infrakit_model::PluginName) {
+        if self.feed.as_ref().is_some_and(|f| f.plugin() == plugin) {
+            return;
+        }
+        if self.feed.take().is_some() {
+            self.g.inbox().push(crate::ports::Change::Resync);
+        }
+        self.feed = Some(self.mgr.feeds().join(plugin, &self.g));
     }
 
     /// Stores the state a pass planned, if it changed (or outcomes are not stored yet), and
@@ -551,46 +567,5 @@ impl Worker {
         self.mgr
             .events()
             .emit(&self.g.id, kind, instance, logical_id, message, phase);
-    }
-}
-
-/// Follows the instance plugin's WatchInstances for the group: records each change for the
-/// next pass and wakes the worker. A stream that ends is opened again, resuming after the
-/// newest change received. Plugins that cannot watch (UNIMPLEMENTED) leave the worker to poll.
-async fn watch_instances(mgr: Arc<Manager>, g: Arc<GroupHandle>) {
-    use tokio_stream::StreamExt;
-    loop {
-        let name = { g.live.lock().await.spec.instance().plugin.clone() };
-        let since = g.inbox().resume_at();
-        match mgr.ports().instance.watch(&name, &g.id, since).await {
-            Ok(mut s) => {
-                g.inbox().opened();
-                g.watching.store(true, Ordering::Relaxed);
-                loop {
-                    tokio::select! {
-                        () = g.stop.cancelled() => return,
-                        m = s.next() => match m {
-                            Some(Ok(change)) => {
-                                g.inbox().push(change);
-                                g.wake.notify_one();
-                            }
-                            _ => break,
-                        }
-                    }
-                }
-                g.inbox().closed();
-                g.watching.store(false, Ordering::Relaxed);
-                g.wake.notify_one();
-            }
-            Err(st) if st.code() == tonic::Code::Unimplemented => {
-                tracing::info!(group = %g.id, plugin = %name, "the instance plugin cannot watch; polling");
-                return;
-            }
-            Err(_) => {}
-        }
-        tokio::select! {
-            () = g.stop.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
     }
 }

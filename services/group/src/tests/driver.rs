@@ -571,3 +571,55 @@ async fn a_watched_group_at_rest_resyncs_without_listing_and_lists_every_tenth_t
     .await;
     assert_eq!(listings(&rig), full + 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn groups_on_one_plugin_share_one_watch_and_each_heals_from_its_own_changes() {
+    let rig = Rig::watched();
+    let (mgr, _s) = controller(&rig).await;
+    for (id, size) in [("a", 3), ("b", 2)] {
+        mgr.commit(&spec(id, cattle(size, json!({}))), false)
+            .await
+            .unwrap();
+    }
+    converged(&mgr, "a").await;
+    converged(&mgr, "b").await;
+    sleep(1.0).await;
+    let watches = |rig: &Rig| {
+        rig.cloud
+            .calls()
+            .iter()
+            .filter(|(_, c)| *c == Call::Watch)
+            .count()
+    };
+    assert_eq!(watches(&rig), 1, "one stream for both groups");
+    let members = |group: &str| {
+        rig.cloud.with(|s| {
+            s.instances
+                .values()
+                .filter(|d| d.tags.get("infrakit.group").map(String::as_str) == Some(group))
+                .map(|d| d.id.clone())
+                .collect::<Vec<_>>()
+        })
+    };
+    let before = listings(&rig);
+    let victim = members("a")[0].clone();
+    rig.cloud.kill(&victim);
+    eventually(10, "a heals", || {
+        let a = members("a");
+        a.len() == 3 && !a.contains(&victim)
+    })
+    .await;
+    assert_eq!(members("b").len(), 2, "b is untouched");
+    // a leaves; b keeps the stream and heals from it alone.
+    mgr.free("a").await.unwrap();
+    sleep(1.0).await;
+    let victim = members("b")[0].clone();
+    rig.cloud.kill(&victim);
+    eventually(10, "b heals", || {
+        let b = members("b");
+        b.len() == 2 && !b.contains(&victim)
+    })
+    .await;
+    assert_eq!(listings(&rig), before, "nobody listed again");
+    assert_eq!(watches(&rig), 1);
+}

@@ -27,6 +27,8 @@ pub(crate) enum Call {
     Describe,
     /// A DescribeInstances answered "unchanged" (nothing listed).
     DescribeUnchanged,
+    /// A WatchInstances stream opened.
+    Watch,
     Provision {
         token: String,
     },
@@ -423,11 +425,13 @@ impl InstancePort for FakePlugins {
     fn watch(
         &self,
         _: &PluginName,
-        group: &str,
+        group: Option<&str>,
         since: u64,
     ) -> BoxFuture<'_, Result<ChangeStream, Status>> {
         let req = WatchInstancesRequest {
-            tags: [(tags::GROUP.to_string(), group.to_string())].into(),
+            tags: group
+                .map(|g| [(tags::GROUP.to_string(), g.to_string())].into())
+                .unwrap_or_default(),
             since_revision: since,
             ..Default::default()
         };
@@ -435,6 +439,7 @@ impl InstancePort for FakePlugins {
             if !self.cloud.watchable.load(Ordering::SeqCst) {
                 return Err(Status::unimplemented("the fake cannot watch"));
             }
+            self.record(Call::Watch);
             if self.cloud.describe_down.load(Ordering::SeqCst) {
                 return Err(Status::unavailable("fake outage"));
             }
