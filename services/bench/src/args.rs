@@ -44,6 +44,18 @@ pub struct Args {
     /// The size of the group that heals (default 1,000, or 100 with --quick).
     #[arg(long)]
     pub heal_size: Option<u32>,
+    /// The points of the `curve` scenario: instances in one group (`10000`), or groups ×
+    /// instances on one controller (`1000x100`). Default 100,1000,10000,100000,1000x100, or
+    /// 100,1000,10000 with --quick.
+    #[arg(long, value_delimiter = ',', value_name = "N|GxN")]
+    pub sizes: Vec<CurvePoint>,
+    /// How long the `curve` scenario measures idle CPU after each converge, in seconds
+    /// (default 60, or 2 with --quick).
+    #[arg(long, value_name = "SECS")]
+    pub idle_secs: Option<u64>,
+    /// Write the `curve` scenario's plot (SVG) to this file; none is written without it.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
 }
 
 /// One measurement.
@@ -64,6 +76,36 @@ pub enum Scenario {
     /// Controllers sharing groups through etcd: takeover after kill -9, converge with the etcd
     /// store beside the file store, etcd writes at steady state. Needs `etcd` on the PATH.
     Ha,
+    /// Scale curve: converge, CPU and memory per instance, heal, idle CPU and CommitGroup
+    /// latency from 100 to 100,000 instances (`--sizes`, `--idle-secs`, `--plot`). Runs only
+    /// when named in `--only`: at full size it takes several minutes.
+    Curve,
+}
+
+/// One point of the scale curve: `groups` groups of `size` instances each, on one controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CurvePoint {
+    /// How many groups.
+    pub groups: u32,
+    /// Instances in each group.
+    pub size: u32,
+}
+
+/// What the scale curve measures, and how often.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurvePlan {
+    /// The points, in the order given.
+    pub points: Vec<CurvePoint>,
+    /// How long the mesh is left alone after the converge before idle CPU is measured.
+    pub settle: Duration,
+    /// How long idle CPU is measured.
+    pub idle: Duration,
+    /// Deletions of one instance, one after the other (median and max reported).
+    pub heal_one: usize,
+    /// Deletions of 1% of the instances at once.
+    pub heal_percent: usize,
+    /// CommitGroup calls of the unchanged spec (median reported).
+    pub commits: usize,
 }
 
 /// The sizes and counts of a run.
@@ -101,18 +143,75 @@ pub struct Sizes {
     pub describe_size: u32,
     /// How long a wait for a group may take before the bench fails.
     pub patience: Duration,
+    /// The scale curve.
+    pub curve: CurvePlan,
 }
 
 // === impl Args ===
 
 impl Args {
-    /// The scenarios to run, in the order of the table.
+    /// The scenarios to run, in the order of the table; `curve` only when named (it is long,
+    /// and has a table of its own).
     pub fn selected(&self) -> Vec<Scenario> {
         Scenario::value_variants()
             .iter()
             .copied()
-            .filter(|s| self.only.is_empty() || self.only.contains(s))
+            .filter(|s| self.only.contains(s) || (self.only.is_empty() && *s != Scenario::Curve))
             .collect()
+    }
+
+    /// Fails when an option of the `curve` scenario is given but the scenario does not run.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.selected().contains(&Scenario::Curve) {
+            return Ok(());
+        }
+        let given: Vec<&str> = [
+            ("--sizes", !self.sizes.is_empty()),
+            ("--idle-secs", self.idle_secs.is_some()),
+            ("--plot", self.plot.is_some()),
+        ]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| *name)
+        .collect();
+        if !given.is_empty() {
+            let verb = if given.len() == 1 { "applies" } else { "apply" };
+            bail!(
+                "{} {verb} only to the curve scenario: add `--only curve`",
+                given.join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    /// The scale curve of this run.
+    fn curve(&self) -> CurvePlan {
+        let one = |size| CurvePoint { groups: 1, size };
+        let points = if !self.sizes.is_empty() {
+            self.sizes.clone()
+        } else if self.quick {
+            vec![one(100), one(1_000), one(10_000)]
+        } else {
+            vec![
+                one(100),
+                one(1_000),
+                one(10_000),
+                one(100_000),
+                CurvePoint {
+                    groups: 1_000,
+                    size: 100,
+                },
+            ]
+        };
+        let idle = Duration::from_secs(self.idle_secs.unwrap_or(if self.quick { 2 } else { 60 }));
+        CurvePlan {
+            points,
+            settle: Duration::from_millis(if self.quick { 500 } else { 2_000 }),
+            idle,
+            heal_one: if self.quick { 5 } else { 10 },
+            heal_percent: if self.quick { 2 } else { 3 },
+            commits: if self.quick { 5 } else { 9 },
+        }
     }
 
     /// The sizes of this run.
@@ -136,6 +235,7 @@ impl Args {
                 rpc_max_time: Duration::from_secs(5),
                 describe_size: 1_000,
                 patience,
+                curve: self.curve(),
             }
         } else {
             Sizes {
@@ -155,6 +255,7 @@ impl Args {
                 rpc_max_time: Duration::from_secs(10),
                 describe_size: 1_000,
                 patience,
+                curve: self.curve(),
             }
         }
     }
@@ -199,6 +300,90 @@ impl Scenario {
             Scenario::Resources => "resources",
             Scenario::Rpc => "rpc",
             Scenario::Ha => "ha",
+            Scenario::Curve => "curve",
         }
+    }
+}
+
+// === impl CurvePoint ===
+
+impl CurvePoint {
+    /// Instances in all.
+    pub fn total(self) -> u64 {
+        u64::from(self.groups) * u64::from(self.size)
+    }
+}
+
+impl std::str::FromStr for CurvePoint {
+    type Err = String;
+
+    /// `N` (one group of N) or `GxN` (G groups of N); `_` may separate thousands.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let number = |part: &str| -> Result<u32, String> {
+            let n: u32 = part
+                .trim()
+                .replace('_', "")
+                .parse()
+                .map_err(|e| format!("{part:?} is not a count: {e}"))?;
+            if n == 0 {
+                return Err("a count must be at least 1".to_string());
+            }
+            Ok(n)
+        };
+        let (groups, size) = match s.split_once(['x', 'X', '×']) {
+            Some((g, n)) => (number(g)?, number(n)?),
+            None => (1, number(s)?),
+        };
+        Ok(Self { groups, size })
+    }
+}
+
+impl std::fmt::Display for CurvePoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::stats::fmt_count;
+        if self.groups == 1 {
+            write!(f, "{}", fmt_count(self.size.into()))
+        } else {
+            write!(
+                f,
+                "{} × {}",
+                fmt_count(self.groups.into()),
+                fmt_count(self.size.into())
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curve_points_parse() {
+        let point = |groups, size| CurvePoint { groups, size };
+        let p = |s: &str| s.parse::<CurvePoint>();
+        assert_eq!(p("100_000"), Ok(point(1, 100_000)));
+        assert_eq!(p("1000x100"), Ok(point(1_000, 100)));
+        assert_eq!(p("2×50"), Ok(point(2, 50)));
+        assert!(p("0").is_err());
+        assert!(p("x100").is_err());
+        assert!(p("10x0").is_err());
+        assert!(p("ten").is_err());
+        assert!(p("99999999999").is_err());
+        assert_eq!(point(1_000, 100).to_string(), "1,000 × 100");
+        assert_eq!(point(1, 10_000).to_string(), "10,000");
+        assert_eq!(point(1_000, 100).total(), 100_000);
+    }
+
+    #[test]
+    fn curve_runs_only_when_named() {
+        let args = Args::parse_from(["infrakit-bench"]);
+        assert!(!args.selected().contains(&Scenario::Curve));
+        assert!(args.check().is_ok());
+        let args = Args::parse_from(["infrakit-bench", "--plot", "x.svg"]);
+        assert!(args.check().is_err());
+        let args = Args::parse_from(["infrakit-bench", "--only", "curve", "--sizes", "100,2x50"]);
+        assert_eq!(args.selected(), vec![Scenario::Curve]);
+        assert_eq!(args.sizes().curve.points.len(), 2);
     }
 }

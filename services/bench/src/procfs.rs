@@ -1,6 +1,7 @@
 //! CPU time and memory of a process, from `/proc/<pid>/stat` and `/proc/<pid>/status`.
 
 use anyhow::{Context, bail};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// A process's CPU time (user + system) so far.
@@ -20,6 +21,60 @@ pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
     let ticks: u64 = utime.parse::<u64>()? + stime.parse::<u64>()?;
     let hz = clock_ticks();
     Ok(Duration::from_micros(ticks * 1_000_000 / hz))
+}
+
+/// A process's CPU time, sampled two ways: in clock ticks for the whole process (every thread
+/// it ever had; `/proc/<pid>/stat`, 10 ms steps at 100 Hz), and in nanoseconds for each live
+/// thread (`/proc/<pid>/task/*/schedstat`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CpuSample {
+    /// From `/proc/<pid>/stat`.
+    pub ticks: Duration,
+    /// Each live thread's CPU time, by thread ID.
+    pub threads: HashMap<u32, Duration>,
+}
+
+/// Samples a process's CPU time (see [`CpuSample`]).
+pub fn cpu_sample(pid: u32) -> anyhow::Result<CpuSample> {
+    let ticks = cpu_time(pid)?;
+    let dir = format!("/proc/{pid}/task");
+    let mut threads = HashMap::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {dir}"))? {
+        let entry = entry.with_context(|| format!("cannot list {dir}"))?;
+        let Ok(tid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // A thread may end between the listing and the read: it is left out.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        if let Some(ns) = stat.split_whitespace().next().and_then(|f| f.parse().ok()) {
+            threads.insert(tid, Duration::from_nanos(ns));
+        }
+    }
+    Ok(CpuSample { ticks, threads })
+}
+
+// === impl CpuSample ===
+
+impl CpuSample {
+    /// The CPU time spent since `before`: the sum over live threads (nanosecond resolution),
+    /// unless the whole-process count in clock ticks is larger by more than two ticks, as when
+    /// threads that took CPU time ended in between.
+    pub fn since(&self, before: &CpuSample) -> Duration {
+        let fine: Duration = self
+            .threads
+            .iter()
+            .map(|(tid, t)| t.saturating_sub(before.threads.get(tid).copied().unwrap_or_default()))
+            .sum();
+        let coarse = self.ticks.saturating_sub(before.ticks);
+        let tick = Duration::from_micros(1_000_000 / clock_ticks());
+        if coarse > fine + 2 * tick {
+            coarse
+        } else {
+            fine
+        }
+    }
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`, else 100).
@@ -76,5 +131,39 @@ mod tests {
         let m = memory(pid).expect("memory");
         assert!(m.rss > 0 && m.peak >= m.rss);
         cpu_time(pid).expect("cpu time");
+        // Spins until 20 ms of CPU time are counted (the wall time it takes depends on the
+        // machine's load).
+        let a = cpu_sample(pid).expect("cpu sample");
+        assert!(!a.threads.is_empty());
+        let spin = std::time::Instant::now();
+        let mut spent = Duration::ZERO;
+        while spent < Duration::from_millis(20) && spin.elapsed() < Duration::from_secs(10) {
+            std::hint::black_box(spin.elapsed());
+            spent = cpu_sample(pid).expect("cpu sample").since(&a);
+        }
+        assert!(
+            spent >= Duration::from_millis(20),
+            "{spent:?} in {:?}",
+            spin.elapsed()
+        );
+    }
+
+    #[test]
+    fn ended_threads_count_through_the_ticks() {
+        let tick = Duration::from_micros(1_000_000 / clock_ticks());
+        let before = CpuSample {
+            ticks: Duration::ZERO,
+            threads: HashMap::from([(1, Duration::from_millis(5))]),
+        };
+        let after = CpuSample {
+            ticks: 50 * tick,
+            threads: HashMap::from([(2, Duration::from_millis(1))]),
+        };
+        assert_eq!(after.since(&before), 50 * tick);
+        let after = CpuSample {
+            ticks: tick,
+            threads: HashMap::from([(1, Duration::from_millis(9)), (2, Duration::from_millis(1))]),
+        };
+        assert_eq!(after.since(&before), Duration::from_millis(5));
     }
 }

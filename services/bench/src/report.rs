@@ -28,11 +28,25 @@ pub struct Part {
     pub details: Value,
 }
 
+/// A table of its own, printed after the main one (e.g. one row per size of the scale curve).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Table {
+    /// Printed in bold above the table.
+    pub title: String,
+    /// The column names.
+    pub header: Vec<String>,
+    /// The cells, row by row.
+    pub rows: Vec<Vec<String>>,
+    /// Printed in italics below the table (how it was measured), unless empty.
+    pub note: String,
+}
+
 /// The whole report.
 #[derive(Clone, Debug)]
 pub struct Report {
     meta: Value,
     rows: Vec<Row>,
+    tables: Vec<Table>,
     details: serde_json::Map<String, Value>,
 }
 
@@ -54,6 +68,28 @@ impl Row {
             target: target.into(),
             met,
         }
+    }
+}
+
+// === impl Table ===
+
+impl Table {
+    /// The table in markdown, with its title and note.
+    pub fn markdown(&self) -> String {
+        let line = |cells: &[String]| {
+            let cells: Vec<String> = cells.iter().map(|c| cell(c)).collect();
+            format!("| {} |\n", cells.join(" | "))
+        };
+        let mut out = format!("**{}**\n\n", self.title);
+        out.push_str(&line(&self.header));
+        out.push_str(&line(&vec!["---".to_string(); self.header.len()]));
+        for r in &self.rows {
+            out.push_str(&line(r));
+        }
+        if !self.note.is_empty() {
+            out.push_str(&format!("\n_{}_\n", self.note));
+        }
+        out
     }
 }
 
@@ -94,6 +130,7 @@ impl Report {
                 "revision": service_revision(bins),
             }),
             rows: Vec::new(),
+            tables: Vec::new(),
             details: serde_json::Map::new(),
         }
     }
@@ -105,6 +142,11 @@ impl Report {
             .insert(scenario.name().to_string(), part.details);
     }
 
+    /// Adds a table of its own.
+    pub fn add_table(&mut self, table: Table) {
+        self.tables.push(table);
+    }
+
     /// The rows so far.
     pub fn rows(&self) -> &[Row] {
         &self.rows
@@ -112,8 +154,10 @@ impl Report {
 
     /// The markdown table, with a line saying where and how it was measured.
     pub fn markdown(&self) -> String {
-        let mut out =
-            String::from("| scenario | ours | InfraKit | target |\n| --- | --- | --- | --- |\n");
+        let mut out = String::new();
+        if !self.rows.is_empty() || self.tables.is_empty() {
+            out.push_str("| scenario | ours | InfraKit | target |\n| --- | --- | --- | --- |\n");
+        }
         for r in &self.rows {
             let mark = match r.met {
                 Some(true) => " ✅",
@@ -128,14 +172,24 @@ impl Report {
                 cell(&r.target)
             ));
         }
+        for t in &self.tables {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&t.markdown());
+        }
         let m = &self.meta;
+        let runs = if self.rows.is_empty() {
+            String::new()
+        } else {
+            format!("; median of {} run(s)", m["runs"])
+        };
         out.push_str(&format!(
-            "\n_{} core(s) ({}), Linux {}, load average {} at the start; median of {} run(s){}; infrakit {} ({})._\n",
+            "\n_{} core(s) ({}), Linux {}, load average {} at the start{runs}{}; infrakit {} ({})._\n",
             m["cores"],
             m["cpu"].as_str().unwrap_or("unknown CPU"),
             m["kernel"].as_str().unwrap_or("?"),
             m["load_at_start"].as_str().unwrap_or("?"),
-            m["runs"],
             if m["quick"].as_bool().unwrap_or(false) {
                 ", --quick sizes"
             } else {
@@ -180,4 +234,23 @@ fn service_revision(bins: &Path) -> String {
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_of_its_own_is_markdown() {
+        let t = Table {
+            title: "Scale curve".into(),
+            header: vec!["instances".into(), "heal".into()],
+            rows: vec![vec!["100".into(), "1 | 2".into()]],
+            note: "how".into(),
+        };
+        assert_eq!(
+            t.markdown(),
+            "**Scale curve**\n\n| instances | heal |\n| --- | --- |\n| 100 | 1 \\| 2 |\n\n_how_\n"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! One module per measurement, and what they share: the group spec and committing it.
 
 pub mod converge;
+pub mod curve;
 pub mod ha;
 pub mod heal;
 pub mod plan;
@@ -13,7 +14,7 @@ use crate::mesh::{FLAVOR, GROUP, INSTANCE, Mesh};
 use crate::wait::{Waiter, converged};
 use anyhow::Context;
 use infrakit_spi::group::v1::group_client::GroupClient;
-use infrakit_spi::group::v1::{CommitGroupRequest, GroupSpec};
+use infrakit_spi::group::v1::{CommitGroupRequest, GroupSpec, Plan};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
@@ -38,18 +39,31 @@ pub async fn commit(
     size: u32,
     note: &str,
 ) -> anyhow::Result<String> {
+    Ok(commit_group(client, GROUP_ID, size, note)
+        .await?
+        .map(|p| p.spec_hash)
+        .unwrap_or_default())
+}
+
+/// Commits group `id` with the bench group's properties; returns the controller's plan.
+pub async fn commit_group(
+    client: &mut GroupClient<Channel>,
+    id: &str,
+    size: u32,
+    note: &str,
+) -> anyhow::Result<Option<Plan>> {
     let r = client
         .commit_group(CommitGroupRequest {
             spec: Some(GroupSpec {
-                id: GROUP_ID.to_string(),
+                id: id.to_string(),
                 properties: serde_json::to_vec(&properties(size, note))?,
             }),
             pretend: false,
         })
         .await
-        .context("CommitGroup failed")?
+        .with_context(|| format!("CommitGroup of {id} failed"))?
         .into_inner();
-    Ok(r.plan.map(|p| p.spec_hash).unwrap_or_default())
+    Ok(r.plan)
 }
 
 /// A standard mesh with the bench group converged at `size` (Note `v1`): the mesh, a waiter
