@@ -16,7 +16,7 @@ use crate::manager::GroupHandle;
 use crate::ports::{Change, InstancePort};
 use infrakit_model::{PluginName, tags};
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -30,6 +30,8 @@ pub(crate) struct Feeds {
 #[derive(Default)]
 struct Feed {
     groups: Mutex<HashMap<String, Arc<GroupHandle>>>,
+    /// The sequence of the newest change routed (stored after it is in its group's inbox).
+    position: Arc<AtomicU64>,
     live: std::sync::atomic::AtomicBool,
     task: Mutex<Option<tokio::task::AbortHandle>>,
 }
@@ -69,7 +71,7 @@ impl Feeds {
         {
             let mut groups = lock(&feed.groups);
             if feed.live.load(Ordering::Acquire) {
-                g.inbox().opened();
+                g.inbox().opened(Arc::clone(&feed.position));
                 g.watching.store(true, Ordering::Relaxed);
             }
             groups.insert(g.id.clone(), Arc::clone(g));
@@ -135,7 +137,7 @@ impl Feed {
         self.live.store(live, Ordering::Release);
         for g in lock(&self.groups).values() {
             if live {
-                g.inbox().opened();
+                g.inbox().opened(Arc::clone(&self.position));
             } else {
                 g.inbox().closed();
             }
@@ -176,13 +178,17 @@ async fn follow(instance: Arc<dyn InstancePort>, plugin: PluginName, feed: Arc<F
             Ok(mut s) => {
                 feed.set_live(true);
                 while let Some(Ok(change)) = s.next().await {
-                    match &change {
+                    let sequence = match &change {
                         Change::Upsert { sequence, .. } | Change::Gone { sequence, .. } => {
-                            resume_at = resume_at.max(*sequence);
+                            Some(*sequence)
                         }
-                        Change::Resync => {}
-                    }
+                        Change::Resync => None,
+                    };
                     feed.route(change);
+                    if let Some(s) = sequence {
+                        resume_at = resume_at.max(s);
+                        feed.position.store(resume_at, Ordering::Release);
+                    }
                 }
                 feed.set_live(false);
             }

@@ -24,6 +24,7 @@ use infrakit_group_core::{GroupSpec, InstanceState, Observed, ObservedInstance, 
 use infrakit_model::tags;
 use infrakit_spi::instance::v1::{InstanceDescription, InstanceState as SpiState};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -105,6 +106,9 @@ pub(crate) struct Inbox {
     resync: bool,
     /// A watch stream is open: without one, the members are listed on every pass.
     live: bool,
+    /// While it is, the sequence of the newest change it delivered (to any group): every
+    /// change of this group numbered up to it is in `changes` already.
+    position: Option<Arc<AtomicU64>>,
 }
 
 // === impl Inbox ===
@@ -112,13 +116,15 @@ pub(crate) struct Inbox {
 impl Inbox {
     /// A watch stream opened (a RESYNC, if it comes, says it did not resume where the last
     /// one ended).
-    pub(crate) fn opened(&mut self) {
+    pub(crate) fn opened(&mut self, position: Arc<AtomicU64>) {
         self.live = true;
+        self.position = Some(position);
     }
 
     /// The watch stream ended: until another is open, every pass lists.
     pub(crate) fn closed(&mut self) {
         self.live = false;
+        self.position = None;
     }
 
     /// Records a change pushed by the watch.
@@ -199,43 +205,87 @@ impl Observer {
         resync_every: Duration,
         inbox: &Mutex<Inbox>,
     ) -> Result<(), String> {
-        let (changes, must_list, resync_only) = {
+        let (changes, current, due, delivered) = {
             let mut ib = lock(inbox);
             let current = ib.live && !ib.resync && self.revision != 0 && self.listed_at.is_some();
             let due = self.listed_at.is_none_or(|t| now >= t.after(resync_every));
             ib.resync = false;
-            (std::mem::take(&mut ib.changes), !current || due, current)
+            // Read with the changes, under the same lock: once they are applied, nothing of
+            // this group numbered up to it is missing.
+            let delivered = ib
+                .position
+                .as_ref()
+                .filter(|_| current)
+                .map(|p| p.load(Ordering::Acquire));
+            (std::mem::take(&mut ib.changes), current, due, delivered)
         };
-        if must_list {
-            // The resync of a current observation first asks whether anything changed at all.
-            let cheap = resync_only && self.unchanged_resyncs + 1 < FULL_RESYNC_EVERY;
-            let unless = if cheap { self.revision } else { 0 };
-            let listed = self.list(spec, ports.0, unless, describe_timeout).await;
-            let listing = match listed {
-                Ok(l) => l,
-                Err(e) => {
-                    self.listed_at = None;
-                    return Err(e);
-                }
-            };
-            let revision = listing.revision;
-            if listing.unchanged {
-                self.listed_at = Some(now);
-                self.unchanged_resyncs += 1;
-            } else {
-                self.unchanged_resyncs = 0;
-                self.install(spec.id(), listing, now);
+        if current {
+            self.apply(spec.id(), changes, now);
+            // Exact up to what the stream delivered, changes of other groups included: a
+            // group at rest among busy ones resyncs cheaply.
+            if let Some(p) = delivered {
+                self.revision = self.revision.max(p);
             }
-            // Changes numbered after the listing, received before or while it was made.
-            let later = std::mem::take(&mut lock(inbox).changes);
-            if revision > 0 {
-                self.apply(spec.id(), changes.into_iter().chain(later), now);
+            if due {
+                // First ask whether anything changed at all; every so often, list anyway.
+                let cheap = self.unchanged_resyncs + 1 < FULL_RESYNC_EVERY;
+                let unless = if cheap { self.revision } else { 0 };
+                self.relist(
+                    spec,
+                    ports.0,
+                    unless,
+                    describe_timeout,
+                    Vec::new(),
+                    inbox,
+                    now,
+                )
+                .await?;
             }
         } else {
-            self.apply(spec.id(), changes, now);
+            self.relist(spec, ports.0, 0, describe_timeout, changes, inbox, now)
+                .await?;
         }
         self.check_health(spec, ports.1, now, health_every).await;
         self.write().at = now;
+        Ok(())
+    }
+
+    /// Lists the members (or learns that nothing changed since `unless_revision`), then
+    /// applies the changes numbered after the listing: `earlier` (taken before it) and those
+    /// received while it was made.
+    #[allow(clippy::too_many_arguments)]
+    async fn relist(
+        &mut self,
+        spec: &GroupSpec,
+        instance: &dyn InstancePort,
+        unless_revision: u64,
+        describe_timeout: Duration,
+        earlier: Vec<Change>,
+        inbox: &Mutex<Inbox>,
+        now: Time,
+    ) -> Result<(), String> {
+        let listing = match self
+            .list(spec, instance, unless_revision, describe_timeout)
+            .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                self.listed_at = None;
+                return Err(e);
+            }
+        };
+        let revision = listing.revision;
+        if listing.unchanged {
+            self.listed_at = Some(now);
+            self.unchanged_resyncs += 1;
+        } else {
+            self.unchanged_resyncs = 0;
+            self.install(spec.id(), listing, now);
+        }
+        let later = std::mem::take(&mut lock(inbox).changes);
+        if revision > 0 {
+            self.apply(spec.id(), earlier.into_iter().chain(later), now);
+        }
         Ok(())
     }
 

@@ -623,3 +623,39 @@ async fn groups_on_one_plugin_share_one_watch_and_each_heals_from_its_own_change
     assert_eq!(listings(&rig), before, "nobody listed again");
     assert_eq!(watches(&rig), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_group_at_rest_among_busy_ones_resyncs_without_listing() {
+    let rig = Rig::watched();
+    let (mgr, _s) = controller(&rig).await;
+    for id in ["quiet", "busy"] {
+        mgr.commit(&spec(id, cattle(2, json!({}))), false)
+            .await
+            .unwrap();
+    }
+    converged(&mgr, "quiet").await;
+    converged(&mgr, "busy").await;
+    sleep(1.0).await;
+    let before = listings(&rig);
+    // "busy" changes (each change moves the plugin's revision past what "quiet" listed), then
+    // rests too.
+    for _ in 0..4 {
+        let victim = rig.cloud.with(|s| {
+            s.instances
+                .values()
+                .find(|d| d.tags.get("infrakit.group").map(String::as_str) == Some("busy"))
+                .map(|d| d.id.clone())
+        });
+        rig.cloud.kill(&victim.unwrap());
+        sleep(5.0).await;
+    }
+    sleep(50.0).await; // past both groups' resync, twice
+    assert_eq!(listings(&rig), before, "a resync listed a group again");
+    let cheap = rig
+        .cloud
+        .calls()
+        .iter()
+        .filter(|(_, c)| *c == Call::DescribeUnchanged)
+        .count();
+    assert!(cheap >= 4, "{cheap} cheap resyncs");
+}
