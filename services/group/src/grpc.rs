@@ -266,10 +266,14 @@ impl InstancePort for GrpcPlugins {
     }
 }
 
-/// An event of WatchInstances as a change to the members (anything not understood, or an
-/// event without its instance, is a reason to list again).
+/// An event of WatchInstances as a change to the members. Anything not understood, an event
+/// without its instance, or one without a sequence (a plugin that does not number its events
+/// cannot be followed change by change) is a reason to list again.
 pub(crate) fn change(ev: InstanceEvent) -> Change {
     let sequence = ev.sequence;
+    if sequence == 0 {
+        return Change::Resync;
+    }
     match (InstanceEventKind::try_from(ev.kind), ev.instance) {
         (Ok(InstanceEventKind::Gone), Some(mut i)) => Change::Gone {
             sequence,
@@ -389,5 +393,47 @@ impl FlavorPort for GrpcPlugins {
             let r = bounded(r, timeout, "Flavor.Drain").map(|_| ());
             self.checked(&plugin, r)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: InstanceEventKind, sequence: u64) -> InstanceEvent {
+        InstanceEvent {
+            kind: kind as i32,
+            instance: Some(InstanceDescription {
+                id: "i-1".into(),
+                tags: [(tags::GROUP.to_string(), "g".to_string())].into(),
+                ..Default::default()
+            }),
+            sequence,
+        }
+    }
+
+    #[test]
+    fn numbered_events_become_changes_and_anything_else_a_resync() {
+        assert_eq!(
+            change(event(InstanceEventKind::Gone, 7)),
+            Change::Gone {
+                sequence: 7,
+                id: "i-1".into(),
+                group: Some("g".into())
+            }
+        );
+        assert!(matches!(
+            change(event(InstanceEventKind::StateChanged, 8)),
+            Change::Upsert { sequence: 8, .. }
+        ));
+        // Unnumbered (a plugin that cannot be followed change by change), unknown, or
+        // without its instance: list again.
+        assert_eq!(change(event(InstanceEventKind::Created, 0)), Change::Resync);
+        let mut unknown = event(InstanceEventKind::Created, 9);
+        unknown.kind = 99;
+        assert_eq!(change(unknown), Change::Resync);
+        let mut bare = event(InstanceEventKind::Created, 10);
+        bare.instance = None;
+        assert_eq!(change(bare), Change::Resync);
     }
 }
