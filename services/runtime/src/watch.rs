@@ -15,6 +15,7 @@ use crate::shutdown::Shutdown;
 use infrakit_spi::instance::v1::{
     InstanceDescription, InstanceEvent, InstanceEventKind, WatchInstancesRequest,
 };
+use prost::Message;
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -33,7 +34,10 @@ pub struct EventBroadcast {
 /// The newest events, for watches that resume from a revision.
 #[derive(Debug)]
 struct Backlog {
-    events: VecDeque<InstanceEvent>,
+    /// The events, oldest first, numbered up to `last`, each protobuf-encoded: a quarter of
+    /// the memory of the decoded message with its many small strings, for events that are
+    /// seldom read again (only by a watch that resumes).
+    events: VecDeque<Box<[u8]>>,
     capacity: usize,
     /// The sequence of the newest event (one less than the first, before any).
     last: u64,
@@ -89,7 +93,7 @@ impl EventBroadcast {
         if b.events.len() == b.capacity {
             b.events.pop_front();
         }
-        b.events.push_back(ev.clone());
+        b.events.push_back(ev.encode_to_vec().into_boxed_slice());
         // No receiver is fine: nobody watches.
         let _ = self.tx.send(ev);
     }
@@ -101,12 +105,21 @@ impl EventBroadcast {
         since: u64,
     ) -> Option<(Vec<InstanceEvent>, broadcast::Receiver<InstanceEvent>)> {
         let b = self.lock();
-        let oldest = b.events.front().map_or(b.last + 1, |e| e.sequence);
+        // Sequences are consecutive: the held events are numbered up to `last`.
+        let held = u64::try_from(b.events.len()).unwrap_or(u64::MAX);
+        let oldest = (b.last + 1).saturating_sub(held);
         if since == 0 || since > b.last || since + 1 < oldest {
             return None;
         }
         let skip = usize::try_from(since + 1 - oldest).unwrap_or(usize::MAX);
-        let missed = b.events.iter().skip(skip).cloned().collect();
+        // Our own encoding decodes; were one not to, the watcher resyncs instead.
+        let missed = b
+            .events
+            .iter()
+            .skip(skip)
+            .map(|e| InstanceEvent::decode(&e[..]))
+            .collect::<Result<_, _>>()
+            .ok()?;
         Some((missed, self.tx.subscribe()))
     }
 
