@@ -9,6 +9,7 @@ use infrakit_spi::instance::v1::instance_server::InstanceServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// An instance plugin whose instances are JSON files in a directory.
 #[derive(Parser, Debug)]
@@ -20,6 +21,10 @@ struct Cli {
     /// each group was called with).
     #[arg(long, env = "INFRAKIT_INSTANCE_FILE_DIR", default_value_os_t = default_state_dir(KIND), global = true)]
     dir: PathBuf,
+    /// How often the directory is listed again besides file notifications (the safety net for
+    /// a notification lost, e.g. to a full inotify queue) [default: 30s].
+    #[arg(long, env = "INFRAKIT_INSTANCE_FILE_RESCAN_EVERY", value_parser = parse_rescan_every, global = true)]
+    rescan_every: Option<Duration>,
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -27,6 +32,7 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let dir = cli.dir;
+    let rescan_every = cli.rescan_every.unwrap_or(sync::RESCAN_EVERY);
     run_binary(
         cli.command.as_ref(),
         "infrakit.instance.v1.Instance",
@@ -36,9 +42,10 @@ fn main() -> ExitCode {
             let store = Arc::new(Store::open(&dir)?);
             // A dot-file: the store's scan skips dot-names, so it is never taken for an instance.
             let fences = Fences::open_in(&dir)?;
-            let watcher = sync::start(store.clone(), ctx.shutdown.clone()).map_err(|e| {
-                std::io::Error::other(format!("cannot watch {}: {e}", dir.display()))
-            })?;
+            let watcher =
+                sync::start(store.clone(), rescan_every, ctx.shutdown.clone()).map_err(|e| {
+                    std::io::Error::other(format!("cannot watch {}: {e}", dir.display()))
+                })?;
             // The watcher lives as long as the process.
             std::mem::forget(watcher);
             tracing::info!(dir = %dir.display(), instances = store.len(), "instance directory loaded");
@@ -47,4 +54,13 @@ fn main() -> ExitCode {
             ))
         },
     )
+}
+
+fn parse_rescan_every(text: &str) -> Result<Duration, String> {
+    match infrakit_model::duration::parse(text, infrakit_model::duration::Syntax::WHOLE) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "{text:?} is not a rescan interval: give a duration above zero such as \"30s\" or \"500ms\""
+        )),
+    }
 }

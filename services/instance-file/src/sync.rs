@@ -1,5 +1,6 @@
 //! Keeping the store in line with the directory: inotify events as they happen, plus a periodic
-//! rescan as the safety net (cheap: it lists names and only reads new files).
+//! rescan as the safety net (cheap: it lists names and only reads new files, see
+//! [`Store::rescan`]).
 
 use crate::store::Store;
 use infrakit_runtime::Shutdown;
@@ -7,11 +8,17 @@ use notify::{RecursiveMode, Watcher};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often the directory is rescanned besides notifications.
+/// How often the directory is rescanned besides notifications, unless told otherwise
+/// (`--rescan-every`).
 pub const RESCAN_EVERY: Duration = Duration::from_secs(30);
 
-/// Starts watching the store's directory. The returned watcher must be kept alive.
-pub fn start(store: Arc<Store>, shutdown: Shutdown) -> notify::Result<notify::RecommendedWatcher> {
+/// Starts watching the store's directory, and rescanning it every `rescan_every`. The returned
+/// watcher must be kept alive.
+pub fn start(
+    store: Arc<Store>,
+    rescan_every: Duration,
+    shutdown: Shutdown,
+) -> notify::Result<notify::RecommendedWatcher> {
     let s = store.clone();
     let mut watcher =
         notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
@@ -37,7 +44,7 @@ pub fn start(store: Arc<Store>, shutdown: Shutdown) -> notify::Result<notify::Re
         loop {
             tokio::select! {
                 () = shutdown.wait() => break,
-                () = tokio::time::sleep(RESCAN_EVERY) => {}
+                () = tokio::time::sleep(rescan_every) => {}
             }
             let s = store.clone();
             let _ = tokio::task::spawn_blocking(move || s.rescan()).await;
