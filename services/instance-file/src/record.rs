@@ -60,15 +60,6 @@ pub struct StoredAttachment {
     pub kind: String,
 }
 
-// === impl Record ===
-
-impl Record {
-    /// True when every given tag is on this instance.
-    pub fn matches(&self, tags: &std::collections::HashMap<String, String>) -> bool {
-        tags.iter().all(|(k, v)| self.tags.get(k) == Some(v))
-    }
-}
-
 /// The instance ID a file name stands for, if it is an instance file.
 pub fn id_of_file_name(name: &str) -> Option<&str> {
     if name.starts_with('.') {

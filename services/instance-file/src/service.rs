@@ -1,7 +1,7 @@
 //! The `infrakit.instance.v1.Instance` service over a [`Store`].
 
 use crate::KIND;
-use crate::record::{Record, StoredAttachment, StoredSpec};
+use crate::record::{StoredAttachment, StoredSpec};
 use crate::store::{Store, StoreError};
 use infrakit_model::Violations;
 use infrakit_runtime::fence::Fences;
@@ -31,21 +31,6 @@ impl FileInstance {
             fences,
             shutdown,
         }
-    }
-}
-
-/// Converts a stored record into the SPI's description.
-pub fn describe_record(r: &Record, with_properties: bool) -> InstanceDescription {
-    InstanceDescription {
-        id: r.id.clone(),
-        logical_id: r.logical_id.clone(),
-        tags: r.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        properties: if with_properties {
-            serde_json::to_vec(&r.spec).unwrap_or_default()
-        } else {
-            Vec::new()
-        },
-        state: InstanceState::Running as i32,
     }
 }
 
@@ -114,11 +99,11 @@ impl Instance for FileInstance {
         let spec = stored_spec(req.spec)?;
         let store = self.store.clone();
         // File I/O off the async threads; the work is done even if the caller goes away.
-        let record = status::blocking_task("provision", move || store.provision(spec))
+        let id = status::blocking_task("provision", move || store.provision(spec))
             .await?
             .map_err(store_status)?;
-        tracing::info!(id = %record.id, "provisioned");
-        Ok(Response::new(ProvisionResponse { id: record.id }))
+        tracing::info!(id = %id, "provisioned");
+        Ok(Response::new(ProvisionResponse { id }))
     }
 
     async fn label(&self, req: Request<LabelRequest>) -> Result<Response<LabelResponse>, Status> {
@@ -176,11 +161,21 @@ impl Instance for FileInstance {
                 unchanged: true,
             }));
         }
-        let (revision, records) = self.store.describe_at(&req.tags);
-        let instances = records
-            .iter()
-            .map(|r| describe_record(r, req.properties))
-            .collect();
+        let (revision, mut instances) = self.store.describe_at(&req.tags);
+        if req.properties {
+            // Properties are not kept in memory: each listed instance's are read from its
+            // file, after the listing (the file of an instance destroyed since cannot be read
+            // any more: it is listed without Properties, as of the listing's revision, and its
+            // Gone event follows).
+            let store = self.store.clone();
+            instances = status::blocking_task("describe", move || {
+                for d in &mut instances {
+                    d.properties = store.properties(&d.id).unwrap_or_default();
+                }
+                instances
+            })
+            .await?;
+        }
         Ok(Response::new(DescribeInstancesResponse {
             instances,
             revision,

@@ -1,5 +1,12 @@
 //! The instance directory plus an in-memory index kept in sync with it.
 //!
+//! The files are the source of truth; the index holds only what a listing without Properties
+//! and the provision-token lookup need: each instance's ID, tags, logical ID and the inode of
+//! its file, in about 400 bytes. Tag keys and the values many instances share (the group ID,
+//! the config hash) are one string each ([`Interner`]), so an instance pays for its own
+//! strings only (its ID and provision token). Properties and Init stay in the file, which is
+//! read when a caller asks for Properties ([`Store::properties`]).
+//!
 //! # Guarantees
 //! - Every write is atomic: a new instance's file is written unnamed (or under a temporary name
 //!   in [`STAGING`]) and then linked into place, which also makes ID collisions impossible; a
@@ -11,6 +18,9 @@
 //! - All changes, ours and those made by others to the directory, go through one lock, so the
 //!   index always matches the newest version of each file, and each change is announced once.
 //! - Instance IDs are random (64 bits), so instances created in the same instant never collide.
+//! - A listing's Properties are each instance's file as it is when the listing is made: a file
+//!   changed behind the plugin's back shows its new Properties (its tags are indexed from the
+//!   change's notification, as before).
 //!
 //! # Caveats
 //! - A new instance's file is not fsynced (a label's is): the file plugin is the demo and test
@@ -21,11 +31,14 @@
 use crate::record::{ID_PREFIX, Record, SUFFIX, StoredSpec, id_of_file_name};
 use infrakit_model::tags::PROVISION_TOKEN;
 use infrakit_runtime::watch::EventBroadcast;
-use infrakit_spi::instance::v1::{InstanceEvent, InstanceEventKind};
-use std::collections::{BTreeMap, HashMap};
+use infrakit_spi::instance::v1::{
+    InstanceDescription, InstanceEvent, InstanceEventKind, InstanceState,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::broadcast;
 
 /// The sub-directory where files are written before they are linked or renamed into place.
@@ -54,21 +67,41 @@ pub enum StoreError {
     /// A record could not be serialised (should not happen: records are plain data).
     #[error("cannot encode instance {0:?}")]
     Encode(String, #[source] serde_json::Error),
+    /// An instance file could not be parsed.
+    #[error("instance file {0:?} is not valid")]
+    Decode(PathBuf, #[source] serde_json::Error),
 }
 
-/// One indexed instance and the inode of the file it was read from.
-#[derive(Clone, Debug)]
+/// An instance's tags, sorted by key. Keys and values are shared with every other instance
+/// carrying the same string ([`Interner`]), but for the provision token, which is unique.
+type Tags = Box<[(Arc<str>, Arc<str>)]>;
+
+/// One indexed instance: what a listing without Properties shows, and the inode of the file it
+/// was read from. Its Properties and Init stay in the file.
+#[derive(Debug)]
 struct Entry {
-    record: Record,
+    tags: Tags,
+    logical_id: Option<Box<str>>,
     ino: u64,
+    /// The number of the last rescan that found the file ([`Store::rescan`]).
+    seen: AtomicU32,
 }
 
 /// The indexed instances, and which instance carries each provision token.
 #[derive(Debug, Default)]
 struct Index {
-    entries: HashMap<String, Entry>,
-    /// Provision token to instance ID (the first instance seen with it).
-    tokens: HashMap<String, String>,
+    entries: HashMap<Arc<str>, Entry>,
+    /// Provision token to instance ID (the first instance seen with it); both strings are the
+    /// ones of the instance's entry.
+    tokens: HashMap<Arc<str>, Arc<str>>,
+    strings: Interner,
+}
+
+/// The tag keys and values in use, one copy of each: thousands of instances carry the same
+/// group ID and config hash. A string is forgotten when the last instance carrying it goes.
+#[derive(Debug, Default)]
+struct Interner {
+    strings: HashSet<Arc<str>>,
 }
 
 /// The instance directory and its index.
@@ -77,6 +110,8 @@ pub struct Store {
     dir: PathBuf,
     index: RwLock<Index>,
     events: EventBroadcast,
+    /// The number of the last rescan; held while rescanning, so that rescans take turns.
+    rescans: Mutex<u32>,
 }
 
 // === impl Store ===
@@ -107,6 +142,7 @@ impl Store {
             dir: dir.to_path_buf(),
             index: RwLock::new(Index::default()),
             events: EventBroadcast::new(EVENT_BUFFER),
+            rescans: Mutex::new(0),
         };
         store.rescan();
         Ok(store)
@@ -138,9 +174,9 @@ impl Store {
         self.len() == 0
     }
 
-    /// Creates an instance from `spec` and returns it; when an instance carries the spec's
-    /// provision token already, creates nothing and returns that one.
-    pub fn provision(&self, spec: StoredSpec) -> Result<Record, StoreError> {
+    /// Creates an instance from `spec` and returns its ID; when an instance carries the spec's
+    /// provision token already, creates nothing and returns that one's.
+    pub fn provision(&self, spec: StoredSpec) -> Result<String, StoreError> {
         let token = spec.tags.get(PROVISION_TOKEN).cloned();
         if let Some(existing) = token.as_deref().and_then(|t| self.read().by_token(t)) {
             return Ok(existing);
@@ -168,13 +204,13 @@ impl Store {
                 }
                 let linked = staged.link_to(&path);
                 if linked.is_ok() {
-                    self.upsert(&mut index, record.clone(), staged.ino);
+                    self.upsert(&mut index, &record, staged.ino);
                 }
                 linked
             };
             staged.discard();
             match linked {
-                Ok(()) => return Ok(record),
+                Ok(()) => return Ok(record.id),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(source) => {
                     return Err(StoreError::Io {
@@ -187,29 +223,38 @@ impl Store {
         }
     }
 
-    /// Merges `labels` into an instance's tags.
-    pub fn label(&self, id: &str, labels: &BTreeMap<String, String>) -> Result<Record, StoreError> {
+    /// Merges `labels` into an instance's tags, in its file and in the index.
+    pub fn label(&self, id: &str, labels: &BTreeMap<String, String>) -> Result<(), StoreError> {
         let mut index = self.write();
-        let mut record = index
-            .entries
-            .get(id)
-            .map(|e| e.record.clone())
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        if !index.entries.contains_key(id) {
+            return Err(StoreError::NotFound(id.to_string()));
+        }
+        // The rest of the instance (its spec) is only in its file.
+        let path = self.path_of(id);
+        let mut record = match read_record(&path) {
+            Ok(r) => r,
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                // Deleted behind our back, and not noticed yet.
+                self.remove(&mut index, id);
+                return Err(StoreError::NotFound(id.to_string()));
+            }
+            Err(e) => return Err(e),
+        };
+        record.id = id.to_string();
         record
             .tags
             .extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
         let ino = self.write_replace(&record)?;
-        self.upsert(&mut index, record.clone(), ino);
-        Ok(record)
+        self.upsert(&mut index, &record, ino);
+        Ok(())
     }
 
     /// Removes an instance.
-    pub fn destroy(&self, id: &str) -> Result<Record, StoreError> {
+    pub fn destroy(&self, id: &str) -> Result<(), StoreError> {
         let mut index = self.write();
-        let Some(entry) = index.entries.get(id) else {
+        if !index.entries.contains_key(id) {
             return Err(StoreError::NotFound(id.to_string()));
-        };
-        let record = entry.record.clone();
+        }
         let path = self.path_of(id);
         match std::fs::remove_file(&path) {
             Ok(()) => {}
@@ -223,32 +268,40 @@ impl Store {
             }
         }
         self.remove(&mut index, id);
-        Ok(record)
+        Ok(())
     }
 
-    /// The instances carrying every given tag.
-    pub fn describe(&self, tags: &HashMap<String, String>) -> Vec<Record> {
+    /// The instances carrying every given tag, without Properties (see [`Store::properties`]).
+    pub fn describe(&self, tags: &HashMap<String, String>) -> Vec<InstanceDescription> {
         self.describe_at(tags).1
     }
 
-    /// The instances carrying every given tag, and the revision of the listing: the sequence
-    /// of the newest event it reflects (events are emitted under the index's write lock, after
-    /// the change, so the revision read under the read lock matches the entries exactly).
-    pub fn describe_at(&self, tags: &HashMap<String, String>) -> (u64, Vec<Record>) {
+    /// The instances carrying every given tag, without Properties, and the revision of the
+    /// listing: the sequence of the newest event it reflects (events are emitted under the
+    /// index's write lock, after the change, so the revision read under the read lock matches
+    /// the entries exactly).
+    pub fn describe_at(&self, tags: &HashMap<String, String>) -> (u64, Vec<InstanceDescription>) {
         let index = self.read();
         let revision = self.events.revision();
-        let records = index
-            .entries
-            .values()
-            .filter(|e| e.record.matches(tags))
-            .map(|e| e.record.clone())
-            .collect();
-        (revision, records)
+        // Counted first, so that a listing of 100,000 instances is one allocation of the
+        // right size, not a series of doublings.
+        let matching = || index.entries.iter().filter(|(_, e)| e.matches(tags));
+        let mut listed = Vec::with_capacity(matching().count());
+        listed.extend(matching().map(|(id, e)| e.describe(id)));
+        (revision, listed)
     }
 
-    /// One instance.
-    pub fn get(&self, id: &str) -> Option<Record> {
-        self.read().entries.get(id).map(|e| e.record.clone())
+    /// One instance, without Properties.
+    pub fn get(&self, id: &str) -> Option<InstanceDescription> {
+        self.read().entries.get(id).map(|e| e.describe(id))
+    }
+
+    /// The Properties of instance `id` in a description (its stored spec, as JSON), read from
+    /// its file: they are not kept in memory. `None` when the file cannot be read or parsed
+    /// (e.g. it was deleted since it was listed).
+    pub fn properties(&self, id: &str) -> Option<Vec<u8>> {
+        let record = read_record(&self.path_of(id)).ok()?;
+        serde_json::to_vec(&record.spec).ok()
     }
 
     /// Brings the index in line with the file named `file_name` (created, changed or removed by
@@ -273,31 +326,42 @@ impl Store {
     }
 
     /// Compares the directory listing with the index and fixes every difference. Cheap when
-    /// nothing changed: it only lists names and stats new files.
+    /// nothing changed: it lists names, marking each indexed instance found, and keeps only the
+    /// names of new files; then it checks (stats) only the instances it did not find.
     pub fn rescan(&self) {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+        let mut rescans = self.rescans.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(listing) = std::fs::read_dir(&self.dir) else {
             tracing::warn!(dir = %self.dir.display(), "cannot list the instance directory");
             return;
         };
-        let on_disk: std::collections::HashSet<String> = entries
-            .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter_map(|n| id_of_file_name(&n).map(str::to_string))
-            .collect();
-        let mut index = self.write();
-        let gone: Vec<String> = index
-            .entries
-            .keys()
-            .filter(|id| !on_disk.contains(*id))
-            .cloned()
-            .collect();
-        for id in gone {
-            self.remove(&mut index, &id);
-        }
-        for id in on_disk {
-            if !index.entries.contains_key(&id) {
-                self.refresh(&mut index, &id);
+        *rescans = rescans.wrapping_add(1);
+        let scan = *rescans;
+        let mut new = Vec::new();
+        for name in listing.filter_map(Result::ok).map(|e| e.file_name()) {
+            let Some(id) = name.to_str().and_then(id_of_file_name) else {
+                continue;
+            };
+            // One short shared lock per name: provisions go on while the directory is listed.
+            match self.read().entries.get(id) {
+                Some(e) => e.seen.store(scan, Ordering::Relaxed),
+                None => new.push(id.to_string()),
             }
+        }
+        let mut index = self.write();
+        // Not found by the listing: gone, or created after the listing passed (refresh stats
+        // the file and keeps those).
+        let unseen: Vec<Arc<str>> = index
+            .entries
+            .iter()
+            .filter(|(_, e)| e.seen.load(Ordering::Relaxed) != scan)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in unseen
+            .iter()
+            .map(|id| &**id)
+            .chain(new.iter().map(String::as_str))
+        {
+            self.refresh(&mut index, id);
         }
     }
 
@@ -320,57 +384,72 @@ impl Store {
         if index.entries.get(id).is_some_and(|e| e.ino == meta.ino()) {
             return; // Our own write, already indexed.
         }
-        match std::fs::read(&path).map(|b| serde_json::from_slice::<Record>(&b)) {
-            Ok(Ok(mut record)) => {
+        match read_record(&path) {
+            Ok(mut record) => {
                 record.id = id.to_string();
-                self.upsert(index, record, meta.ino());
+                self.upsert(index, &record, meta.ino());
             }
-            Ok(Err(e)) => {
+            Err(e @ StoreError::Decode(..)) => {
                 tracing::warn!(file = %path.display(), error = %e, "ignoring an instance file that is not valid");
             }
             Err(_) => self.remove(index, id),
         }
     }
 
-    fn upsert(&self, index: &mut Index, record: Record, ino: u64) {
-        let kind = match index.entries.get(&record.id) {
-            None => Some(InstanceEventKind::Created),
-            Some(e) if e.record.tags != record.tags => Some(InstanceEventKind::TagsChanged),
-            Some(_) => None,
+    /// Indexes `record` (read from, or written to, a file of inode `ino`) and announces the
+    /// change, if any.
+    fn upsert(&self, index: &mut Index, record: &Record, ino: u64) {
+        let mut tags = index.strings.tags(&record.tags);
+        // One copy of a token: the token map's, when it has the token already (a relabelled
+        // instance, or a file rewritten by others).
+        if let Ok(i) = tags.binary_search_by(|(k, _)| (**k).cmp(PROVISION_TOKEN))
+            && let Some((token, _)) = index.tokens.get_key_value(&*tags[i].1)
+        {
+            tags[i].1 = token.clone();
+        }
+        let (id, kind) = match index.entries.get_key_value(record.id.as_str()) {
+            None => (
+                Arc::from(record.id.as_str()),
+                Some(InstanceEventKind::Created),
+            ),
+            Some((id, e)) if e.tags != tags => (id.clone(), Some(InstanceEventKind::TagsChanged)),
+            Some((id, _)) => (id.clone(), None),
         };
-        let id = record.id.clone();
-        let desc = crate::service::describe_record(&record, false);
-        if let Some(token) = record.tags.get(PROVISION_TOKEN) {
+        let entry = Entry {
+            tags,
+            logical_id: record.logical_id.as_deref().map(Box::from),
+            ino,
+            seen: AtomicU32::new(0),
+        };
+        if let Some(token) = entry.tag(PROVISION_TOKEN) {
             index
                 .tokens
                 .entry(token.clone())
                 .or_insert_with(|| id.clone());
         }
-        index.entries.insert(id, Entry { record, ino });
+        let desc = kind.map(|_| entry.describe(&id));
+        if let Some(old) = index.entries.insert(id, entry) {
+            index.forget(old);
+        }
         if let Some(kind) = kind {
-            self.emit(kind, Some(desc));
+            self.emit(kind, desc);
         }
     }
 
     fn remove(&self, index: &mut Index, id: &str) {
-        if let Some(e) = index.entries.remove(id) {
-            if let Some(token) = e.record.tags.get(PROVISION_TOKEN)
-                && index.tokens.get(token).is_some_and(|t| t == id)
+        if let Some((id, e)) = index.entries.remove_entry(id) {
+            let desc = e.describe(&id);
+            if let Some(token) = e.tag(PROVISION_TOKEN)
+                && index.tokens.get(token).is_some_and(|t| *t == id)
             {
                 index.tokens.remove(token);
             }
-            self.emit(
-                InstanceEventKind::Gone,
-                Some(crate::service::describe_record(&e.record, false)),
-            );
+            index.forget(e);
+            self.emit(InstanceEventKind::Gone, Some(desc));
         }
     }
 
-    fn emit(
-        &self,
-        kind: InstanceEventKind,
-        instance: Option<infrakit_spi::instance::v1::InstanceDescription>,
-    ) {
+    fn emit(&self, kind: InstanceEventKind, instance: Option<InstanceDescription>) {
         self.events.emit(kind, instance);
     }
 
@@ -452,11 +531,97 @@ impl Store {
 // === impl Index ===
 
 impl Index {
-    /// The instance provisioned with `token`, if it is still here.
-    fn by_token(&self, token: &str) -> Option<Record> {
-        let id = self.tokens.get(token)?;
-        self.entries.get(id).map(|e| e.record.clone())
+    /// The ID of the instance provisioned with `token`, if it is still here.
+    fn by_token(&self, token: &str) -> Option<String> {
+        self.tokens.get(token).map(|id| id.to_string())
     }
+
+    /// Lets go of a removed or replaced entry's strings.
+    fn forget(&mut self, entry: Entry) {
+        for (k, v) in Vec::from(entry.tags) {
+            self.strings.release(k);
+            self.strings.release(v);
+        }
+    }
+}
+
+// === impl Entry ===
+
+impl Entry {
+    /// The value of tag `key`.
+    fn tag(&self, key: &str) -> Option<&Arc<str>> {
+        self.tags
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .map(|i| &self.tags[i].1)
+    }
+
+    /// True when every given tag is on this instance.
+    fn matches(&self, tags: &HashMap<String, String>) -> bool {
+        tags.iter()
+            .all(|(k, v)| self.tag(k).is_some_and(|t| **t == **v))
+    }
+
+    /// The instance's description, without Properties.
+    fn describe(&self, id: &str) -> InstanceDescription {
+        InstanceDescription {
+            id: id.to_string(),
+            logical_id: self.logical_id.as_deref().map(str::to_string),
+            tags: self
+                .tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            properties: Vec::new(),
+            state: InstanceState::Running as i32,
+        }
+    }
+}
+
+// === impl Interner ===
+
+impl Interner {
+    /// The shared copy of `s`.
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(shared) = self.strings.get(s) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(s);
+        self.strings.insert(shared.clone());
+        shared
+    }
+
+    /// `tags` with shared strings, sorted by key (a `BTreeMap` iterates in key order). The
+    /// provision token is unique to its instance: it is not kept in the interner.
+    fn tags(&mut self, tags: &BTreeMap<String, String>) -> Tags {
+        tags.iter()
+            .map(|(k, v)| {
+                let v = if k == PROVISION_TOKEN {
+                    Arc::from(v.as_str())
+                } else {
+                    self.get(v)
+                };
+                (self.get(k), v)
+            })
+            .collect()
+    }
+
+    /// Drops `s`, and forgets its shared copy when nobody else holds it.
+    fn release(&mut self, s: Arc<str>) {
+        let only_user = self
+            .strings
+            .get(&*s)
+            .is_some_and(|shared| Arc::ptr_eq(shared, &s) && Arc::strong_count(&s) == 2);
+        if only_user {
+            self.strings.remove(&*s);
+        }
+    }
+}
+
+/// Reads and parses the instance file at `path`.
+fn read_record(path: &Path) -> Result<Record, StoreError> {
+    let bytes = std::fs::read(path).map_err(io("cannot read", path))?;
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::Decode(path.to_path_buf(), e))
 }
 
 /// Turns an I/O error about `path` into a [`StoreError`] saying `what` failed.
@@ -566,7 +731,7 @@ mod tests {
                 let s = s.clone();
                 std::thread::spawn(move || {
                     (0..250)
-                        .map(|_| s.provision(spec(&[])).unwrap().id)
+                        .map(|_| s.provision(spec(&[])).unwrap())
                         .collect::<Vec<_>>()
                 })
             })
@@ -598,7 +763,7 @@ mod tests {
             let handles: Vec<_> = (0..8)
                 .map(|_| {
                     let s = s.clone();
-                    scope.spawn(move || s.provision(spec(&[(PROVISION_TOKEN, "t")])).unwrap().id)
+                    scope.spawn(move || s.provision(spec(&[(PROVISION_TOKEN, "t")])).unwrap())
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -607,10 +772,7 @@ mod tests {
         assert_eq!(s.len(), 1);
         s.destroy(&ids[0]).unwrap();
         let again = s.provision(spec(&[(PROVISION_TOKEN, "t")])).unwrap();
-        assert_ne!(
-            again.id, ids[0],
-            "a destroyed instance's token is free again"
-        );
+        assert_ne!(again, ids[0], "a destroyed instance's token is free again");
     }
 
     #[test]
@@ -629,10 +791,10 @@ mod tests {
         };
         assert_eq!(s.describe(&q(&[("group", "g")])).len(), 2);
         assert_eq!(s.describe(&q(&[("group", "g"), ("tier", "web")])).len(), 1);
-        s.label(&a.id, &[("tier".to_string(), "db".to_string())].into())
+        s.label(&a, &[("tier".to_string(), "db".to_string())].into())
             .unwrap();
         let reopened = Store::open(d.path()).unwrap();
-        assert_eq!(reopened.get(&a.id).unwrap().tags["tier"], "db");
+        assert_eq!(reopened.get(&a).unwrap().tags["tier"], "db");
     }
 
     #[test]
@@ -641,13 +803,91 @@ mod tests {
         let s = Store::open(d.path()).unwrap();
         let a = s.provision(spec(&[])).unwrap();
         let mut rx = s.subscribe();
-        std::fs::remove_file(d.path().join(format!("{}.json", a.id))).unwrap();
+        std::fs::remove_file(d.path().join(format!("{a}.json"))).unwrap();
         s.rescan();
         s.rescan();
         let ev = rx.try_recv().unwrap();
         assert_eq!(ev.kind, InstanceEventKind::Gone as i32);
         assert!(rx.try_recv().is_err(), "only one event");
         assert!(s.is_empty());
-        assert!(matches!(s.destroy(&a.id), Err(StoreError::NotFound(_))));
+        assert!(matches!(s.destroy(&a), Err(StoreError::NotFound(_))));
+    }
+
+    #[test]
+    fn shared_tag_strings_are_held_once_and_forgotten_with_the_last_instance() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let ids: Vec<String> = (0..3)
+            .map(|i| {
+                let token = format!("t-{i}");
+                s.provision(spec(&[("group", "g"), (PROVISION_TOKEN, &token)]))
+                    .unwrap()
+            })
+            .collect();
+        s.label(&ids[0], &[("tier".to_string(), "web".to_string())].into())
+            .unwrap();
+        {
+            let index = s.read();
+            let group = |id: &str| index.entries[id].tag("group").unwrap().clone();
+            assert!(Arc::ptr_eq(&group(&ids[0]), &group(&ids[2])), "one copy");
+            // group, g, the token key, tier, web: the tokens themselves are not interned.
+            assert_eq!(index.strings.strings.len(), 5);
+            // The relabelled instance's token is the token map's copy.
+            let (token, _) = index.tokens.get_key_value("t-0").unwrap();
+            let entry_token = index.entries[ids[0].as_str()].tag(PROVISION_TOKEN).unwrap();
+            assert!(Arc::ptr_eq(token, entry_token));
+        }
+        s.destroy(&ids[0]).unwrap();
+        assert_eq!(s.read().strings.strings.len(), 3, "tier and web are gone");
+        for id in &ids[1..] {
+            s.destroy(id).unwrap();
+        }
+        let index = s.read();
+        assert!(index.strings.strings.is_empty());
+        assert!(index.tokens.is_empty());
+    }
+
+    #[test]
+    fn a_rescan_indexes_files_made_by_others_and_announces_nothing_when_nothing_changed() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let a = s.provision(spec(&[("group", "g")])).unwrap();
+        let mut rx = s.subscribe();
+        s.rescan();
+        assert!(rx.try_recv().is_err(), "nothing changed");
+        let copy = format!("{ID_PREFIX}copy");
+        std::fs::copy(
+            d.path().join(format!("{a}{SUFFIX}")),
+            d.path().join(format!("{copy}{SUFFIX}")),
+        )
+        .unwrap();
+        s.rescan();
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(ev.kind, InstanceEventKind::Created as i32);
+        let listed = ev.instance.unwrap();
+        assert_eq!(
+            (listed.id.as_str(), listed.tags["group"].as_str()),
+            (copy.as_str(), "g")
+        );
+        assert!(rx.try_recv().is_err(), "only the new file");
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn properties_are_read_from_the_file_as_it_is_now() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let a = s.provision(spec(&[("group", "g")])).unwrap();
+        let props = |s: &Store| -> serde_json::Value {
+            serde_json::from_slice(&s.properties(&a).unwrap()).unwrap()
+        };
+        assert_eq!(props(&s)["Properties"]["Note"], "x");
+        let path = d.path().join(format!("{a}{SUFFIX}"));
+        let mut record: Record = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        record.spec.properties = serde_json::json!({"Note": "edited"});
+        std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+        assert_eq!(props(&s)["Properties"]["Note"], "edited");
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(s.properties(&a), None, "the file is gone");
     }
 }
