@@ -7,7 +7,10 @@
 //! - [`store`]: the directory plus an in-memory index kept in sync with it, and change events.
 //! - [`sync`]: filesystem notifications and a periodic rescan feeding the store.
 //! - [`service`]: the `infrakit.instance.v1.Instance` gRPC service.
+//! - [`listing`]: DescribeInstances encoded straight from the index, without a description
+//!   per instance in memory first.
 
+pub mod listing;
 pub mod record;
 pub mod service;
 pub mod store;

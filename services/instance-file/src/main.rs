@@ -1,7 +1,7 @@
 //! `infrakit-instance-file`: serves the file instance plugin.
 
 use clap::Parser;
-use infrakit_instance_file::{FileInstance, KIND, Store, sync};
+use infrakit_instance_file::{FileInstance, KIND, Store, listing, sync};
 use infrakit_runtime::PluginHost;
 use infrakit_runtime::cli::{PluginCommand, ServeArgs, default_state_dir, run_binary};
 use infrakit_runtime::fence::Fences;
@@ -49,8 +49,9 @@ fn main() -> ExitCode {
             // The watcher lives as long as the process.
             std::mem::forget(watcher);
             tracing::info!(dir = %dir.display(), instances = store.len(), "instance directory loaded");
+            let plugin = FileInstance::new(store, fences, ctx.shutdown);
             Ok::<_, Box<dyn std::error::Error>>(PluginHost::new(ctx.name, KIND).add_service(
-                InstanceServer::new(FileInstance::new(store, fences, ctx.shutdown)),
+                listing::Server::new(InstanceServer::new(plugin.clone()), plugin),
             ))
         },
     )

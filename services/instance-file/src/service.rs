@@ -8,6 +8,7 @@ use infrakit_runtime::fence::Fences;
 use infrakit_runtime::{Shutdown, status};
 use infrakit_spi::instance::v1::instance_server::Instance;
 use infrakit_spi::instance::v1::*;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -31,6 +32,82 @@ impl FileInstance {
             fences,
             shutdown,
         }
+    }
+}
+
+/// An answer to DescribeInstances, before it is encoded.
+#[derive(Debug)]
+pub enum Listing {
+    /// The instances carrying `tags`, without Properties: encoded straight from the index as
+    /// the answer is sent ([`Store::encode_listing`]), one instance at a time, so that a
+    /// listing of 100,000 instances costs its encoded bytes, not 100,000 descriptions first.
+    Index {
+        /// The store.
+        store: Arc<Store>,
+        /// The tags every listed instance carries.
+        tags: HashMap<String, String>,
+    },
+    /// A complete answer (with Properties, read from the files).
+    Built(DescribeInstancesResponse),
+}
+
+// === impl Listing ===
+
+impl Listing {
+    /// The answer as a message.
+    pub fn into_response(self) -> DescribeInstancesResponse {
+        match self {
+            Listing::Index { store, tags } => {
+                let (revision, instances) = store.describe_at(&tags);
+                DescribeInstancesResponse {
+                    instances,
+                    revision,
+                    unchanged: false,
+                }
+            }
+            Listing::Built(r) => r,
+        }
+    }
+}
+
+impl FileInstance {
+    /// Answers DescribeInstances: over the socket, through [`crate::listing::Server`], which
+    /// encodes a listing without Properties from the index.
+    pub async fn listing(&self, req: DescribeInstancesRequest) -> Result<Listing, Status> {
+        status::no_subtype(KIND, &req.r#type)?;
+        // No event since the caller's revision: nothing changed (a change being made now is
+        // announced after it, so the caller's watch still gets it).
+        if req.unless_revision != 0 && self.store.events().revision() == req.unless_revision {
+            return Ok(Listing::Built(DescribeInstancesResponse {
+                instances: Vec::new(),
+                revision: req.unless_revision,
+                unchanged: true,
+            }));
+        }
+        if !req.properties {
+            return Ok(Listing::Index {
+                store: self.store.clone(),
+                tags: req.tags,
+            });
+        }
+        let (revision, mut instances) = self.store.describe_at(&req.tags);
+        // Properties are not kept in memory: each listed instance's are read from its file,
+        // after the listing (the file of an instance destroyed since cannot be read any more:
+        // it is listed without Properties, as of the listing's revision, and its Gone event
+        // follows).
+        let store = self.store.clone();
+        let instances = status::blocking_task("describe", move || {
+            for d in &mut instances {
+                d.properties = store.properties(&d.id).unwrap_or_default();
+            }
+            instances
+        })
+        .await?;
+        Ok(Listing::Built(DescribeInstancesResponse {
+            instances,
+            revision,
+            unchanged: false,
+        }))
     }
 }
 
@@ -150,37 +227,8 @@ impl Instance for FileInstance {
         &self,
         req: Request<DescribeInstancesRequest>,
     ) -> Result<Response<DescribeInstancesResponse>, Status> {
-        let req = req.into_inner();
-        status::no_subtype(KIND, &req.r#type)?;
-        // No event since the caller's revision: nothing changed (a change being made now is
-        // announced after it, so the caller's watch still gets it).
-        if req.unless_revision != 0 && self.store.events().revision() == req.unless_revision {
-            return Ok(Response::new(DescribeInstancesResponse {
-                instances: Vec::new(),
-                revision: req.unless_revision,
-                unchanged: true,
-            }));
-        }
-        let (revision, mut instances) = self.store.describe_at(&req.tags);
-        if req.properties {
-            // Properties are not kept in memory: each listed instance's are read from its
-            // file, after the listing (the file of an instance destroyed since cannot be read
-            // any more: it is listed without Properties, as of the listing's revision, and its
-            // Gone event follows).
-            let store = self.store.clone();
-            instances = status::blocking_task("describe", move || {
-                for d in &mut instances {
-                    d.properties = store.properties(&d.id).unwrap_or_default();
-                }
-                instances
-            })
-            .await?;
-        }
-        Ok(Response::new(DescribeInstancesResponse {
-            instances,
-            revision,
-            unchanged: false,
-        }))
+        let listing = self.listing(req.into_inner()).await?;
+        Ok(Response::new(listing.into_response()))
     }
 
     type WatchInstancesStream = infrakit_runtime::watch::InstanceEventStream;
