@@ -91,6 +91,7 @@ fn client(mesh: &Mesh) -> infrakit_testkit::Instance {
 
 /// Lists the group's instances without Properties, as the group controller does.
 fn list(c: &mut infrakit_testkit::Instance, n: usize) {
+    let started = Instant::now();
     let listed = c
         .call(async |c| {
             c.describe_instances(DescribeInstancesRequest {
@@ -103,6 +104,7 @@ fn list(c: &mut infrakit_testkit::Instance, n: usize) {
         })
         .unwrap();
     assert_eq!(listed.instances.len(), n);
+    eprintln!("  listed in {:?}", started.elapsed());
 }
 
 fn measure(n: usize) -> Report {
