@@ -29,7 +29,7 @@
 //!   seconds; the group controller then sees them missing and provisions them again.
 
 use crate::record::{ID_PREFIX, Record, SUFFIX, StoredSpec, id_of_file_name};
-use infrakit_model::tags::PROVISION_TOKEN;
+use infrakit_model::tags::{GROUP, PROVISION_TOKEN};
 use infrakit_runtime::watch::EventBroadcast;
 use infrakit_spi::instance::v1::{
     DescribeInstancesResponse, InstanceDescription, InstanceEvent, InstanceEventKind, InstanceState,
@@ -94,6 +94,9 @@ struct Index {
     /// Provision token to instance ID (the first instance seen with it); both strings are the
     /// ones of the instance's entry.
     tokens: HashMap<Arc<str>, Arc<str>>,
+    /// Group ID (the `infrakit.group` tag) to its members' IDs: a group controller lists one
+    /// group, and that costs the group's size, not the directory's.
+    groups: HashMap<Arc<str>, HashSet<Arc<str>>>,
     strings: Interner,
 }
 
@@ -285,9 +288,8 @@ impl Store {
         let revision = self.events.revision();
         // Counted first, so that a listing of 100,000 instances is one allocation of the
         // right size, not a series of doublings.
-        let matching = || index.entries.iter().filter(|(_, e)| e.matches(tags));
-        let mut listed = Vec::with_capacity(matching().count());
-        listed.extend(matching().map(|(id, e)| e.describe(id)));
+        let mut listed = Vec::with_capacity(index.matching(tags).count());
+        listed.extend(index.matching(tags).map(|(id, e)| e.describe(id)));
         (revision, listed)
     }
 
@@ -310,7 +312,7 @@ impl Store {
             revision: 0,
             unchanged: false,
         };
-        for (id, e) in index.entries.iter().filter(|(_, e)| e.matches(tags)) {
+        for (id, e) in index.matching(tags) {
             one.instances.push(e.describe(id));
             one.encode(buf)?;
             one.instances.clear();
@@ -456,8 +458,13 @@ impl Store {
                 .or_insert_with(|| id.clone());
         }
         let desc = kind.map(|_| entry.describe(&id));
-        if let Some(old) = index.entries.insert(id, entry) {
+        let group = entry.tag(GROUP).cloned();
+        if let Some(old) = index.entries.insert(id.clone(), entry) {
+            index.leave_group(&old, &id);
             index.forget(old);
+        }
+        if let Some(g) = group {
+            index.groups.entry(g).or_default().insert(id);
         }
         if let Some(kind) = kind {
             self.emit(kind, desc);
@@ -472,6 +479,7 @@ impl Store {
             {
                 index.tokens.remove(token);
             }
+            index.leave_group(&e, &id);
             index.forget(e);
             self.emit(InstanceEventKind::Gone, Some(desc));
         }
@@ -562,6 +570,38 @@ impl Index {
     /// The ID of the instance provisioned with `token`, if it is still here.
     fn by_token(&self, token: &str) -> Option<String> {
         self.tokens.get(token).map(|id| id.to_string())
+    }
+
+    /// The instances carrying every tag in `tags`: the members of the group when `tags` names
+    /// one, else every instance, filtered.
+    fn matching<'a>(
+        &'a self,
+        tags: &'a HashMap<String, String>,
+    ) -> Box<dyn Iterator<Item = (&'a Arc<str>, &'a Entry)> + 'a> {
+        match tags.get(GROUP) {
+            Some(g) => Box::new(
+                self.groups
+                    .get(g.as_str())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| self.entries.get_key_value(id))
+                    .filter(|(_, e)| e.matches(tags)),
+            ),
+            None => Box::new(self.entries.iter().filter(|(_, e)| e.matches(tags))),
+        }
+    }
+
+    /// Takes instance `id` (whose entry `e` was) out of its group's members.
+    fn leave_group(&mut self, e: &Entry, id: &str) {
+        let Some(g) = e.tag(GROUP) else {
+            return;
+        };
+        if let Some(members) = self.groups.get_mut(g) {
+            members.remove(id);
+            if members.is_empty() {
+                self.groups.remove(g);
+            }
+        }
     }
 
     /// Lets go of a removed or replaced entry's strings.
@@ -801,6 +841,53 @@ mod tests {
         s.destroy(&ids[0]).unwrap();
         let again = s.provision(spec(&[(PROVISION_TOKEN, "t")])).unwrap();
         assert_ne!(again, ids[0], "a destroyed instance's token is free again");
+    }
+
+    #[test]
+    fn a_group_s_listing_holds_exactly_its_members_as_they_come_go_and_move() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let q = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let ids = |pairs: &[(&str, &str)]| -> Vec<String> {
+            let mut v: Vec<String> = s.describe(&q(pairs)).into_iter().map(|d| d.id).collect();
+            v.sort();
+            v
+        };
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        let a1 = s.provision(spec(&[(GROUP, "a"), ("tier", "web")])).unwrap();
+        let a2 = s.provision(spec(&[(GROUP, "a")])).unwrap();
+        let b1 = s.provision(spec(&[(GROUP, "b")])).unwrap();
+        let loose = s.provision(spec(&[("tier", "web")])).unwrap();
+        assert_eq!(ids(&[(GROUP, "a")]), sorted(vec![a1.clone(), a2.clone()]));
+        assert_eq!(ids(&[(GROUP, "a"), ("tier", "web")]), vec![a1.clone()]);
+        assert_eq!(ids(&[("tier", "web")]), sorted(vec![a1.clone(), loose]));
+        assert!(ids(&[(GROUP, "c")]).is_empty());
+        // Relabelled into another group, destroyed, found gone by a rescan.
+        s.label(&a2, &[(GROUP.to_string(), "b".to_string())].into())
+            .unwrap();
+        assert_eq!(ids(&[(GROUP, "a")]), vec![a1.clone()]);
+        assert_eq!(ids(&[(GROUP, "b")]), sorted(vec![a2.clone(), b1.clone()]));
+        s.destroy(&a1).unwrap();
+        assert!(ids(&[(GROUP, "a")]).is_empty());
+        std::fs::remove_file(d.path().join(format!("{b1}{SUFFIX}"))).unwrap();
+        s.rescan();
+        assert_eq!(ids(&[(GROUP, "b")]), vec![a2.clone()]);
+        // A restart indexes the groups from the files.
+        let reopened = Store::open(d.path()).unwrap();
+        let listed: Vec<String> = reopened
+            .describe(&q(&[(GROUP, "b")]))
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(listed, vec![a2]);
     }
 
     #[test]
