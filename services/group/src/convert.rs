@@ -57,11 +57,14 @@ pub(crate) fn planned(a: &Action) -> PlannedAction {
 
 /// The members as DescribeGroup shows them.
 pub(crate) fn instances(seen: &Observation, current_hash: &str) -> Vec<InstanceStatus> {
-    let mut out: Vec<InstanceStatus> = seen
-        .observed
-        .instances
-        .iter()
-        .enumerate()
+    let members = &seen.observed.instances;
+    // Sorted by (logical ID, ID) as positions first: moving positions is cheap, moving the
+    // descriptions (hundreds of bytes each) through a sort of 100,000 is not.
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_unstable_by(|&a, &b| sort_key(&members[a]).cmp(&sort_key(&members[b])));
+    order
+        .into_iter()
+        .map(|i| (i, &members[i]))
         .map(|(i, o)| {
             let hash = o.hash.clone().unwrap_or_default();
             InstanceStatus {
@@ -80,9 +83,12 @@ pub(crate) fn instances(seen: &Observation, current_hash: &str) -> Vec<InstanceS
                 last_seen: Some(timestamp(seen.at)),
             }
         })
-        .collect();
-    out.sort_by(|a, b| (&a.logical_id, &a.id).cmp(&(&b.logical_id, &b.id)));
-    out
+        .collect()
+}
+
+/// Members are shown by logical ID (empty for cattle), then ID.
+fn sort_key(o: &infrakit_group_core::ObservedInstance) -> (&str, &str) {
+    (o.logical_id.as_deref().unwrap_or_default(), o.id.as_str())
 }
 
 fn health(h: Health) -> &'static str {
