@@ -233,12 +233,7 @@ impl Instance for DockerInstance {
             .map(|s| s.describe(overlay.get(&s.id), req.properties))
             .filter(|d| labels::matches(&d.tags, &req.tags))
             .collect();
-        // Listings are not numbered: watchers list again on every change.
-        Ok(Response::new(DescribeInstancesResponse {
-            instances,
-            revision: 0,
-            unchanged: false,
-        }))
+        Ok(infrakit_runtime::watch::unnumbered_listing(instances))
     }
 
     type WatchInstancesStream = infrakit_runtime::watch::InstanceEventStream;

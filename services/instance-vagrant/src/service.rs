@@ -147,12 +147,7 @@ impl Instance for VagrantInstance {
         let req = req.into_inner();
         st::no_subtype(KIND, &req.r#type)?;
         let instances = self.inner.store.describe(&req.tags, req.properties);
-        // Listings are not numbered: watchers list again on every change.
-        Ok(Response::new(DescribeInstancesResponse {
-            instances,
-            revision: 0,
-            unchanged: false,
-        }))
+        Ok(infrakit_runtime::watch::unnumbered_listing(instances))
     }
 
     type WatchInstancesStream = infrakit_runtime::watch::InstanceEventStream;

@@ -138,6 +138,18 @@ impl EventBroadcast {
     }
 }
 
+/// The DescribeInstances answer of a plugin that does not number its listings (revision 0):
+/// its watchers list again on every change instead of following changes one by one.
+pub fn unnumbered_listing(
+    instances: Vec<InstanceDescription>,
+) -> Response<infrakit_spi::instance::v1::DescribeInstancesResponse> {
+    Response::new(infrakit_spi::instance::v1::DescribeInstancesResponse {
+        instances,
+        revision: 0,
+        unchanged: false,
+    })
+}
+
 /// Answers `WatchInstances` for a plugin of `kind` that has no subtypes
 /// ([`crate::status::no_subtype`]) from its `events`: the events whose instance carries every
 /// tag the request names, resumed from `since_revision` when the plugin still holds it, until
