@@ -251,42 +251,22 @@ pub async fn measure(
         idle_cpu[2]
     ));
 
-    // Heal 1, one deletion after the other.
-    let mut phase = cpu_now(&pids)?;
+    // Heal 1, one deletion after the other; then 1%, all at once.
     let mut phase_cpu = [[Duration::ZERO; 3]; 3];
-    let mut heal_one = Vec::new();
-    for turn in 0..plan.heal_one {
-        let chosen = victims(&members, &ids, 1, turn);
-        let took = heal(
-            &mesh,
-            &mut fleet,
-            &mut members,
-            chosen,
-            point.size,
-            patience,
-        )
-        .await?;
-        heal_one.push(took);
-    }
-    phase_cpu[0] = per_call(cpu_since(&pids, &phase)?, plan.heal_one);
-    phase = cpu_now(&pids)?;
-    // Heal 1%, all at once.
+    let mut healing = Healing {
+        mesh: &mesh,
+        fleet: &mut fleet,
+        members: &mut members,
+        ids: &ids,
+        pids: &pids,
+        size: point.size,
+        patience,
+    };
+    let heal_one;
+    (heal_one, phase_cpu[0]) = healing.rounds(1, 0..plan.heal_one).await?;
     let count = usize::try_from(total / 100).unwrap_or(usize::MAX).max(1);
-    let mut heal_percent = Vec::new();
-    for turn in 0..plan.heal_percent {
-        let chosen = victims(&members, &ids, count, turn + 1);
-        let took = heal(
-            &mesh,
-            &mut fleet,
-            &mut members,
-            chosen,
-            point.size,
-            patience,
-        )
-        .await?;
-        heal_percent.push(took);
-    }
-    phase_cpu[1] = per_call(cpu_since(&pids, &phase)?, plan.heal_percent);
+    let heal_percent;
+    (heal_percent, phase_cpu[1]) = healing.rounds(count, 1..plan.heal_percent + 1).await?;
     progress(format!(
         "curve {point}: heal 1: {} (CPU each: {}); heal {count}: {} (CPU each: {})",
         list(&heal_one),
@@ -294,7 +274,7 @@ pub async fn measure(
         list(&heal_percent),
         list(&phase_cpu[1])
     ));
-    phase = cpu_now(&pids)?;
+    let phase = cpu_now(&pids)?;
 
     // CommitGroup of the unchanged spec.
     let mut client = mesh.group().await?;
@@ -330,6 +310,46 @@ pub async fn measure(
         phase_cpu,
     };
     Ok((m, mesh))
+}
+
+/// What the heal rounds of one point work on.
+struct Healing<'a> {
+    mesh: &'a Mesh,
+    fleet: &'a mut Fleet,
+    members: &'a mut HashMap<String, Vec<String>>,
+    ids: &'a [String],
+    pids: &'a [u32; 3],
+    size: u32,
+    patience: Duration,
+}
+
+impl Healing<'_> {
+    /// One heal of `count` deletions per turn in `turns` (the turn shifts the victims): how
+    /// long each took, and the CPU each cost per process.
+    async fn rounds(
+        &mut self,
+        count: usize,
+        turns: std::ops::Range<usize>,
+    ) -> anyhow::Result<(Vec<Duration>, [Duration; 3])> {
+        let before = cpu_now(self.pids)?;
+        let mut took = Vec::new();
+        for turn in turns {
+            let chosen = victims(self.members, self.ids, count, turn);
+            took.push(
+                heal(
+                    self.mesh,
+                    self.fleet,
+                    self.members,
+                    chosen,
+                    self.size,
+                    self.patience,
+                )
+                .await?,
+            );
+        }
+        let cpu = per_call(cpu_since(self.pids, &before)?, took.len());
+        Ok((took, cpu))
+    }
 }
 
 /// CPU times divided by a number of calls (none: zero).
