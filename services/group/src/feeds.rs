@@ -13,11 +13,12 @@
 //! - A feed's stream is closed when its last group leaves.
 
 use crate::manager::GroupHandle;
+use crate::observer::lock;
 use crate::ports::{Change, InstancePort};
 use infrakit_model::{PluginName, tags};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The feeds of one controller, by instance plugin.
@@ -200,8 +201,4 @@ async fn follow(instance: Arc<dyn InstancePort>, plugin: PluginName, feed: Arc<F
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -134,7 +134,7 @@ impl GroupHandle {
 
     /// The changes the instance plugin pushed for this group.
     pub(crate) fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
-        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+        crate::observer::lock(&self.inbox)
     }
 
     /// This controller's ownership of the group: stamped on plugin calls and store writes.

@@ -425,7 +425,7 @@ impl Observer {
             .collect();
         for id in ids {
             if let Some((v, at, every)) = self.primed.remove(&id) {
-                self.set_verdict(&id, &v, at, Some(every));
+                self.set_verdict(&id, &v, at, every);
             }
         }
         // Verdicts of instances that never showed up are forgotten after a while.
@@ -468,13 +468,13 @@ impl Observer {
             .collect()
             .await;
         for (id, v) in verdicts {
-            self.set_verdict(&id, &v, now, Some(health_every));
+            self.set_verdict(&id, &v, now, health_every);
         }
     }
 
     /// Records a verdict asked at `at` for a member: its health (and since when, if it
-    /// changed) and when to ask again (after `health_every`; `None`: keep the recheck time).
-    fn set_verdict(&mut self, id: &str, v: &Verdict, at: Time, health_every: Option<Duration>) {
+    /// changed) and when to ask again (after `health_every`, unless the flavor said when).
+    fn set_verdict(&mut self, id: &str, v: &Verdict, at: Time, health_every: Duration) {
         let Some(&i) = self.index.get(id) else {
             return;
         };
@@ -485,16 +485,14 @@ impl Observer {
             o.health_since = at;
         }
         o.health_reason.clone_from(&v.reason);
-        if let Some(every) = health_every {
-            self.memory[i].recheck_at = Some(recheck_at(v, at, every));
-        }
+        self.memory[i].recheck_at = Some(recheck_at(v, at, health_every));
     }
 
     /// Records a verdict asked outside an observation (right after a provision, or right
     /// before a heal), so the next observation uses it and does not ask again before it is due.
     pub(crate) fn prime(&mut self, id: &str, v: &Verdict, now: Time, health_every: Duration) {
         if self.index.contains_key(id) {
-            self.set_verdict(id, v, now, Some(health_every));
+            self.set_verdict(id, v, now, health_every);
             return;
         }
         self.primed
@@ -571,8 +569,10 @@ fn member(
     (o, extra)
 }
 
-fn lock(inbox: &Mutex<Inbox>) -> std::sync::MutexGuard<'_, Inbox> {
-    inbox.lock().unwrap_or_else(|e| e.into_inner())
+/// Locks `m`; a panic elsewhere while it was held leaves the value usable (every holder here
+/// leaves it consistent between statements).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// When a verdict is due to be asked again.

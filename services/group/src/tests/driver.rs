@@ -26,7 +26,18 @@ async fn converged_group(
     std::sync::Arc<crate::manager::Manager>,
     infrakit_runtime::Shutdown,
 ) {
-    let rig = Rig::new();
+    converged_group_on(Rig::new(), size).await
+}
+
+/// A controller over `rig` with group `g` of `size` converged.
+async fn converged_group_on(
+    rig: Rig,
+    size: u32,
+) -> (
+    Rig,
+    std::sync::Arc<crate::manager::Manager>,
+    infrakit_runtime::Shutdown,
+) {
     let (mgr, shutdown) = controller(&rig).await;
     mgr.commit(&spec("g", cattle(size, json!({}))), false)
         .await
@@ -435,12 +446,13 @@ async fn a_resize_racing_a_commit_never_undoes_the_commit() {
     assert_eq!(record.spec["Properties"]["Allocation"]["Size"], 4);
 }
 
+/// How many calls of this kind the fake received.
+fn calls_of(rig: &Rig, kind: &Call) -> usize {
+    rig.cloud.calls().iter().filter(|(_, c)| c == kind).count()
+}
+
 fn listings(rig: &Rig) -> usize {
-    rig.cloud
-        .calls()
-        .iter()
-        .filter(|(_, c)| *c == Call::Describe)
-        .count()
+    calls_of(rig, &Call::Describe)
 }
 
 /// A controller over a rig whose plugin watches, with group `g` of `size` converged.
@@ -451,13 +463,7 @@ async fn converged_watched_group(
     std::sync::Arc<crate::manager::Manager>,
     infrakit_runtime::Shutdown,
 ) {
-    let rig = Rig::watched();
-    let (mgr, shutdown) = controller(&rig).await;
-    mgr.commit(&spec("g", cattle(size, json!({}))), false)
-        .await
-        .unwrap();
-    converged(&mgr, "g").await;
-    (rig, mgr, shutdown)
+    converged_group_on(Rig::watched(), size).await
 }
 
 #[tokio::test(start_paused = true)]
@@ -542,13 +548,7 @@ async fn a_watched_group_at_rest_resyncs_without_listing_and_lists_every_tenth_t
     let (rig, mgr, _s) = converged_watched_group(3).await;
     sleep(1.0).await;
     let full = listings(&rig);
-    let cheap = |rig: &Rig| {
-        rig.cloud
-            .calls()
-            .iter()
-            .filter(|(_, c)| *c == Call::DescribeUnchanged)
-            .count()
-    };
+    let cheap = |rig: &Rig| calls_of(rig, &Call::DescribeUnchanged);
     // The plugin loses the death of a member: only the safety net can notice.
     let lost = rig.cloud.ids()[0].clone();
     rig.cloud.lose(&lost);
@@ -584,13 +584,7 @@ async fn groups_on_one_plugin_share_one_watch_and_each_heals_from_its_own_change
     converged(&mgr, "a").await;
     converged(&mgr, "b").await;
     sleep(1.0).await;
-    let watches = |rig: &Rig| {
-        rig.cloud
-            .calls()
-            .iter()
-            .filter(|(_, c)| *c == Call::Watch)
-            .count()
-    };
+    let watches = |rig: &Rig| calls_of(rig, &Call::Watch);
     assert_eq!(watches(&rig), 1, "one stream for both groups");
     let members = |group: &str| {
         rig.cloud.with(|s| {
@@ -651,11 +645,6 @@ async fn a_group_at_rest_among_busy_ones_resyncs_without_listing() {
     }
     sleep(50.0).await; // past both groups' resync, twice
     assert_eq!(listings(&rig), before, "a resync listed a group again");
-    let cheap = rig
-        .cloud
-        .calls()
-        .iter()
-        .filter(|(_, c)| *c == Call::DescribeUnchanged)
-        .count();
+    let cheap = calls_of(&rig, &Call::DescribeUnchanged);
     assert!(cheap >= 4, "{cheap} cheap resyncs");
 }
